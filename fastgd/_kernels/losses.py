@@ -1,0 +1,163 @@
+"""Links and per-sample loss terms with their derivative with respect to the score.
+
+A loss is chosen by an integer code and the compiled code branches once per block of rows, outside
+the element loop. Passing compiled functions as arguments would be the other way to specialise, but
+numba cannot cache a function compiled for a dispatcher argument, and every process would recompile.
+
+Shapes: the kernels work on flat row-major blocks of ``m * k`` scores ``Z`` (``m`` rows, ``k``
+outputs) with targets ``Y`` of the same shape, and write the loss of each element to ``L`` and
+``dL/dZ`` to ``D``. Targets are floats: the value for regression, ``{0, 1}`` per output for the
+classification losses (one-hot rows for softmax).
+
+Loss terms, per element (``p = sigmoid(z)``):
+
+===================  ===============================  ==================================
+code                 loss ``l(z, y)``                 ``dl/dz``
+===================  ===============================  ==================================
+``SQUARED_ERROR``    ``(z - y)**2``                   ``2 (z - y)``
+``LOG_LOSS``         ``log(1 + e**z) - y z``          ``p - y``
+``SOFTMAX_LOG_LOSS`` ``logsumexp(z_row) - z_row . y`` ``softmax(z_row) - y``
+``HINGE``            ``max(0, 1 - s z)``, ``s=2y-1``  ``-s`` where ``s z < 1``, else 0
+``SIGMOID_SQUARED``  ``(p - y)**2``                   ``2 (p - y) p (1 - p)``
+===================  ===============================  ==================================
+
+The mean of these terms over the rows is the training loss, so ``squared_error`` is the mean of
+squared residuals with gradient ``2/n X.T @ (p - y)``.
+"""
+
+import numpy as np
+
+from ..config import jit
+
+SQUARED_ERROR, LOG_LOSS, SOFTMAX_LOG_LOSS, HINGE, SIGMOID_SQUARED = range(5)
+IDENTITY, SIGMOID, SOFTMAX = range(3)
+
+
+# --- NumPy references -------------------------------------------------------------------------
+
+def sigmoid(z):
+    """Logistic function, stable for any finite ``z``: only ``exp(-|z|)`` is ever evaluated."""
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1 / (1 + e), e / (1 + e)).astype(z.dtype, copy=False)
+
+
+def softmax(z):
+    """Row-wise softmax of a 2-D array, shifted by the row maximum so that ``exp`` cannot overflow."""
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def apply_link(link, Z):
+    """Return the link applied to scores ``Z`` of shape (m, k)."""
+    if link == SIGMOID:
+        return sigmoid(Z)
+    if link == SOFTMAX:
+        return softmax(Z)
+    return Z.copy()
+
+
+def loss_terms(loss, Z, Y):
+    """Return ``(L, D)``: per-element loss and its derivative, for scores and targets of shape (m, k)."""
+    if loss == SQUARED_ERROR:
+        r = Z - Y
+        return r * r, 2 * r
+    if loss == LOG_LOSS:
+        e = np.exp(-np.abs(Z))
+        return np.maximum(Z, 0) + np.log1p(e) - Y * Z, sigmoid(Z) - Y
+    if loss == SOFTMAX_LOG_LOSS:
+        shift = Z.max(axis=1, keepdims=True)
+        log_norm = np.log(np.exp(Z - shift).sum(axis=1, keepdims=True)) + shift
+        # the row's whole loss goes in its first element so that L.sum() is the total
+        L = np.zeros_like(Z)
+        L[:, 0] = (log_norm - (Z * Y).sum(axis=1, keepdims=True))[:, 0]
+        return L, softmax(Z) - Y
+    if loss == HINGE:
+        s = 2 * Y - 1
+        margin = s * Z
+        return np.maximum(0, 1 - margin), np.where(margin < 1, -s, 0).astype(Z.dtype)
+    if loss == SIGMOID_SQUARED:
+        p = sigmoid(Z)
+        r = p - Y
+        return r * r, 2 * r * p * (1 - p)
+    raise ValueError(f"unknown loss code {loss}")
+
+
+# --- compiled kernels -------------------------------------------------------------------------
+
+@jit
+def _sigmoid(z, one):
+    # exp(-|z|) is at most 1, so neither branch overflows even for |z| = 1e4; scikit-learn clips
+    # at |z| > 18 instead, which this form does not need.
+    e = np.exp(-abs(z))
+    if z >= 0:
+        return one / (one + e)
+    return e / (one + e)
+
+
+@jit
+def _apply_link(link, Z, size, k):
+    """Apply the link in place to the first ``size`` flat row-major scores of ``Z`` (``k`` per row)."""
+    one = Z.dtype.type(1)
+    if link == SIGMOID:
+        for t in range(size):
+            Z[t] = _sigmoid(Z[t], one)
+    elif link == SOFTMAX:
+        for r0 in range(0, size, k):
+            shift = Z[r0]
+            for c in range(1, k):
+                shift = max(shift, Z[r0 + c])
+            total = Z.dtype.type(0)
+            for c in range(k):
+                Z[r0 + c] = np.exp(Z[r0 + c] - shift)
+                total += Z[r0 + c]
+            for c in range(k):
+                Z[r0 + c] /= total
+
+
+@jit
+def _loss_terms(loss, Z, Y, L, D, size, k):
+    """Fill ``L`` and ``D`` for the first ``size`` elements of the flat blocks ``Z``, ``Y``.
+
+    The buffers are whole (not sliced to ``size``) so that numba sees unit-stride arrays and can
+    vectorise the loops."""
+    one = Z.dtype.type(1)
+    zero = Z.dtype.type(0)
+    two = Z.dtype.type(2)
+    if loss == SQUARED_ERROR:
+        for t in range(size):
+            r = Z[t] - Y[t]
+            L[t] = r * r
+            D[t] = two * r
+    elif loss == LOG_LOSS:
+        for t in range(size):
+            z = Z[t]
+            e = np.exp(-abs(z))
+            L[t] = max(z, zero) + np.log1p(e) - Y[t] * z
+            D[t] = (one / (one + e) if z >= zero else e / (one + e)) - Y[t]
+    elif loss == SOFTMAX_LOG_LOSS:
+        for r0 in range(0, size, k):
+            shift = Z[r0]
+            for c in range(1, k):
+                shift = max(shift, Z[r0 + c])
+            total = zero
+            dot = zero
+            for c in range(k):
+                D[r0 + c] = np.exp(Z[r0 + c] - shift)
+                total += D[r0 + c]
+                dot += Z[r0 + c] * Y[r0 + c]
+            for c in range(k):
+                D[r0 + c] = D[r0 + c] / total - Y[r0 + c]
+                L[r0 + c] = zero
+            L[r0] = np.log(total) + shift - dot
+    elif loss == HINGE:
+        for t in range(size):
+            s = two * Y[t] - one
+            margin = s * Z[t]
+            L[t] = max(zero, one - margin)
+            D[t] = -s if margin < one else zero
+    elif loss == SIGMOID_SQUARED:
+        for t in range(size):
+            p = _sigmoid(Z[t], one)
+            r = p - Y[t]
+            L[t] = r * r
+            D[t] = two * r * p * (one - p)

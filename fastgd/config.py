@@ -1,0 +1,38 @@
+"""Numba compilation options, decided in one place.
+
+``FASTMATH`` leaves out ``nnan`` and ``ninf`` so that a diverging run still produces NaN/inf that the
+driver can detect, and ``afn`` so that ``exp``/``log`` keep full accuracy (kernels must match their
+NumPy references to 1e-10). ``reassoc`` is what lets LLVM vectorise the dot-product reductions.
+"""
+
+import types
+
+import numba
+
+FASTMATH = {"reassoc", "contract", "arcp", "nsz"}
+
+#: Rows processed together: scores, then the loss terms, then the gradient, so that each stage is a
+#: flat loop over a block that stays in L1 cache.
+BLOCK_ROWS = 256
+
+#: A batch is split across threads only when every thread gets at least this many rows; below it the
+#: cost of starting a parallel region outweighs the work.
+MIN_ROWS_PER_THREAD = 2048
+
+
+def jit(fn):
+    """Compile ``fn`` serially with fastgd's options (cached on disk)."""
+    return numba.njit(cache=True, fastmath=FASTMATH, nogil=True)(fn)
+
+
+def jit_parallel(fn, name):
+    """Compile a copy of ``fn`` named ``name`` with ``parallel=True``.
+
+    The copy needs its own name: numba's on-disk cache is keyed by the function's qualified name, so a
+    serial and a parallel build of one body would otherwise overwrite each other (umap compiles its
+    epoch body twice the same way, without caching).
+    """
+    clone = types.FunctionType(fn.__code__, fn.__globals__, name, fn.__defaults__, fn.__closure__)
+    clone.__qualname__ = name
+    clone.__doc__ = fn.__doc__
+    return numba.njit(cache=True, fastmath=FASTMATH, nogil=True, parallel=True)(clone)

@@ -1,0 +1,171 @@
+"""Every compiled kernel against its NumPy reference, on random shapes, dtypes and batch sizes."""
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from fastgd._kernels import losses, optim
+from fastgd._kernels.linear import (
+    _forward, _forward_parallel, _loss_gradient, _loss_gradient_parallel, _run_epoch, forward,
+    loss_gradient, run_epoch)
+from fastgd.config import BLOCK_ROWS
+
+from .conftest import RTOL, assert_close
+
+LOSSES = [losses.SQUARED_ERROR, losses.LOG_LOSS, losses.SOFTMAX_LOG_LOSS, losses.HINGE,
+          losses.SIGMOID_SQUARED]
+LINKS = [losses.IDENTITY, losses.SIGMOID, losses.SOFTMAX]
+DTYPES = [np.float64, np.float32]
+
+
+def make_problem(seed, n, d, k, loss, dtype, scale=1.0):
+    """Random X, targets of the right kind for ``loss``, positive sample weights and parameters."""
+    rng = np.random.default_rng(seed)
+    X = (rng.standard_normal((n, d)) * scale).astype(dtype)
+    if loss == losses.SQUARED_ERROR:
+        Y = rng.standard_normal((n, k))
+    elif loss == losses.SOFTMAX_LOG_LOSS:
+        Y = np.eye(k)[rng.integers(0, k, n)]
+    else:
+        Y = rng.integers(0, 2, (n, k))
+    sw = rng.uniform(0.5, 2.0, n).astype(dtype)
+    P = rng.standard_normal((k, d + 1)).astype(dtype)
+    return X, Y.astype(dtype), sw, P
+
+
+def compiled_loss_terms(loss, Z, Y):
+    k = Z.shape[1]
+    L, D = np.empty(Z.size, Z.dtype), np.empty(Z.size, Z.dtype)
+    losses._loss_terms(loss, Z.ravel().copy(), Y.ravel().copy(), L, D, Z.size, k)
+    return L.reshape(Z.shape), D.reshape(Z.shape)
+
+
+@settings(max_examples=40, deadline=None)
+@given(loss=st.sampled_from(LOSSES), dtype=st.sampled_from(DTYPES), m=st.integers(1, 40),
+       k=st.integers(1, 5), scale=st.sampled_from([0.1, 1.0, 30.0]), seed=st.integers(0, 2**31))
+def test_loss_terms_match_reference(loss, dtype, m, k, scale, seed):
+    if loss == losses.SOFTMAX_LOG_LOSS:
+        k = max(k, 2)
+    rng = np.random.default_rng(seed)
+    Z = (rng.standard_normal((m, k)) * scale).astype(dtype)
+    _, Y, _, _ = make_problem(seed, m, 1, k, loss, dtype)
+    L_ref, D_ref = losses.loss_terms(loss, Z, Y)
+    L, D = compiled_loss_terms(loss, Z, Y)
+    assert L.dtype == D.dtype == dtype
+    rtol = RTOL["numba", dtype]
+    # the loss of a softmax row may be stored in any of its elements: compare row sums
+    assert_close(L.sum(axis=1), L_ref.sum(axis=1), rtol)
+    assert_close(D, D_ref, rtol)
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_losses_and_links_stable_for_huge_scores(loss, dtype):
+    k = 3 if loss == losses.SOFTMAX_LOG_LOSS else 2
+    Z = np.array([[1e4, -1e4, 0.0], [-1e4, 1e4, 17.0], [18.5, -18.5, 1e4]], dtype=dtype)[:, :k]
+    _, Y, _, _ = make_problem(0, 3, 1, k, loss, dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        L_ref, D_ref = losses.loss_terms(loss, Z, Y)
+        probabilities = [losses.apply_link(link, Z) for link in LINKS]
+    L, D = compiled_loss_terms(loss, Z, Y)
+    for array in (L_ref, D_ref, L, D, *probabilities):
+        assert np.isfinite(array).all()
+    assert_close(L.sum(axis=1), L_ref.sum(axis=1), RTOL["numba", dtype])
+    assert_close(D, D_ref, RTOL["numba", dtype])
+
+
+def test_log_loss_values_at_huge_scores_are_exact():
+    Z = np.array([[1e4], [-1e4]])
+    Y = np.array([[0.0], [1.0]])
+    L, D = compiled_loss_terms(losses.LOG_LOSS, Z, Y)
+    np.testing.assert_array_equal(L, [[1e4], [1e4]])
+    np.testing.assert_array_equal(D, [[1.0], [-1.0]])
+
+
+@settings(max_examples=25, deadline=None)
+@given(link=st.sampled_from(LINKS), dtype=st.sampled_from(DTYPES), n=st.integers(1, 5000),
+       d=st.integers(1, 12), k=st.integers(1, 4), seed=st.integers(0, 2**31))
+def test_forward_matches_reference(link, dtype, n, d, k, seed):
+    X, _, _, P = make_problem(seed, n, d, k, losses.SQUARED_ERROR, dtype, scale=3.0)
+    expected = forward(X, P, link)
+    for kernel, variant in ((_forward, "numba"), (_forward_parallel, "parallel")):
+        out = np.empty((n, k), dtype)
+        kernel(X, P, link, out, 2)
+        assert_close(out, expected, RTOL[variant, dtype])
+
+
+@settings(max_examples=25, deadline=None)
+@given(loss=st.sampled_from(LOSSES), dtype=st.sampled_from(DTYPES),
+       n=st.sampled_from([1, 7, BLOCK_ROWS, BLOCK_ROWS + 1, 5000, 9001]), d=st.integers(1, 40),
+       k=st.integers(1, 4), seed=st.integers(0, 2**31))
+def test_loss_gradient_matches_reference(loss, dtype, n, d, k, seed):
+    if loss == losses.SOFTMAX_LOG_LOSS:
+        k = max(k, 2)
+    X, Y, sw, P = make_problem(seed, n, d, k, loss, dtype)
+    expected_loss, expected_G = loss_gradient(X, Y, sw, P, loss)
+    order = np.arange(n, dtype=np.int64)
+    for kernel, variant, parts in ((_loss_gradient, "numba", 1), (_loss_gradient_parallel, "parallel", 2)):
+        G = np.empty((parts, k, d + 1), dtype)
+        buf = np.empty((parts, 4, BLOCK_ROWS * k), dtype)
+        total = kernel(X, Y, sw, order, 0, n, P, loss, G, buf)
+        assert G.dtype == dtype
+        assert_close(total, expected_loss, RTOL[variant, dtype])
+        assert_close(G[0], expected_G, RTOL[variant, dtype])
+
+
+def test_loss_gradient_visits_rows_in_the_given_order():
+    X, Y, sw, P = make_problem(3, 600, 5, 1, losses.LOG_LOSS, np.float64)
+    order = np.random.default_rng(0).permutation(600).astype(np.int64)
+    G = np.empty((1, 1, 6))
+    buf = np.empty((1, 4, BLOCK_ROWS))
+    total = _loss_gradient(X, Y, sw, order, 100, 450, P, losses.LOG_LOSS, G, buf)
+    rows = order[100:450]
+    expected_loss, expected_G = loss_gradient(X[rows], Y[rows], sw[rows], P, losses.LOG_LOSS)
+    assert_close(total, expected_loss, 1e-12)
+    assert_close(G[0], expected_G, 1e-12)
+
+
+def test_sgd_update_matches_reference():
+    rng = np.random.default_rng(1)
+    P0, G = rng.standard_normal(20), rng.standard_normal(20)
+    S = optim.allocate_state(optim.SGD, 20, np.float64)
+    P_ref, P = P0.copy(), P0.copy()
+    optim.update(optim.SGD, P_ref, G, S, 1, 0.1, np.zeros(0))
+    optim._update(optim.SGD, P, G, S, 1, 0.1, np.zeros(0))
+    # fastmath may fuse the multiply-add, so the last bit can differ
+    assert_close(P, P_ref, 1e-15)
+    assert_close(P, P0 - 0.1 * G, 1e-15)
+
+
+@settings(max_examples=30, deadline=None)
+@given(loss=st.sampled_from(LOSSES), dtype=st.sampled_from(DTYPES), n=st.integers(1, 9000),
+       d=st.integers(1, 20), k=st.integers(1, 3),
+       batch=st.sampled_from([1, 2, 31, 256, 4097, None]), fit_intercept=st.booleans(),
+       alpha=st.sampled_from([0.0, 0.01]), seed=st.integers(0, 2**31))
+def test_epoch_matches_reference(loss, dtype, n, d, k, batch, fit_intercept, alpha, seed):
+    if batch == 1:
+        n = min(n, 800)  # the per-sample NumPy reference is slow
+    if loss == losses.SOFTMAX_LOG_LOSS:
+        k = max(k, 2)
+    X, Y, sw, P0 = make_problem(seed, n, d, k, loss, dtype)
+    P0 *= 0.1
+    order = np.random.default_rng(seed).permutation(n).astype(np.int64)
+    batch = n if batch is None else min(batch, n)
+    S = optim.allocate_state(optim.SGD, P0.size, dtype)
+    args = (X, Y, sw, order)
+    rest = (S, np.zeros(0), batch, loss, optim.SGD, fit_intercept, alpha, 0.05)
+    P_ref = P0.copy()
+    total_ref, step_ref = run_epoch(*args, P_ref, *rest, 3, 1)
+    assert step_ref == 3 + -(-n // batch)
+    for variant, threads in (("numba", 1), ("parallel", 2)):
+        P = P0.copy()
+        total, step = _run_epoch(*args, P, *rest, 3, threads)
+        assert step == step_ref
+        assert P.dtype == dtype
+        assert_close(total, total_ref, RTOL[variant, dtype])
+        assert_close(P, P_ref, RTOL[variant, dtype])
+        if not fit_intercept:
+            np.testing.assert_array_equal(P[:, -1], P0[:, -1])
