@@ -32,11 +32,14 @@ def epoch_runner(backend, X, Y, sw, P, batch_size):
     run = BACKENDS[backend][0]
     order = np.arange(len(X), dtype=np.int64)
     S = optim.allocate_state(optim.SGD, P.size, P.dtype)
-    hyper = np.zeros(0)
+    hyper = np.array([0.9, 0.9, 0.999, 1e-8, 0.9])  # momentum, beta_1, beta_2, epsilon, rho
+    schedule_hyper = np.array([0.25, 1.0])  # power_t, total steps
     threads = n_threads(backend)
 
     def one_epoch():
+        # arguments: ..., loss, optimizer, fit_intercept, alpha, decay, lr, schedule,
+        # schedule_hyper, step, n_threads
         return run(X, Y, sw, order, P, S, hyper, batch_size, losses.LOG_LOSS, optim.SGD, True, 0.0,
-                   1e-3, 0, threads)
+                   0.0, 1e-3, optim.CONSTANT, schedule_hyper, 0, threads)
 
     return one_epoch

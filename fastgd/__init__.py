@@ -2,7 +2,11 @@
 every compiled kernel."""
 
 from ._driver import DivergenceError
+from ._kernels.optim import NAMES as _OPTIMIZER_CODES
 from .linear import GDClassifier, GDRegressor
 
-__all__ = ["DivergenceError", "GDClassifier", "GDRegressor"]
+#: The optimizers every trainer accepts as ``optimizer=``.
+OPTIMIZERS = tuple(_OPTIMIZER_CODES)
+
+__all__ = ["DivergenceError", "GDClassifier", "GDRegressor", "OPTIMIZERS"]
 __version__ = "0.1.0"

@@ -10,17 +10,31 @@ from fastgd import DivergenceError, GDClassifier, GDRegressor
 
 from .conftest import BACKENDS, RTOL, assert_close
 
-# scikit-learn's own SGDClassifier fails these: with per-batch means and shuffling, a weight of 2
+# scikit-learn's own SGDClassifier fails this one: with per-batch means and shuffling, a weight of 2
 # is not the same as a repeated row.
 SAMPLE_WEIGHT_EQUIVALENCE = {
     "check_sample_weight_equivalence_on_dense_data":
         "a weight of 2 changes the batch mean differently from a repeated row, as in SGDClassifier",
 }
+# Not the defaults, so outside the bar, but run so that what fails is known: on unscaled
+# blobs of std 20 the intercept learns too slowly in 100 epochs at the "auto" step of these losses.
+SLOW_INTERCEPT = {
+    "check_class_weight_classifiers":
+        "100 epochs at the conservative auto step do not move the intercept far enough on "
+        "unscaled std-20 blobs (0.78 and 0.58 of predictions in class 0, not 0.87)",
+}
+
+
+def expected_failures(estimator):
+    if getattr(estimator, "loss", None) in ("hinge", "sigmoid_squared"):
+        return SAMPLE_WEIGHT_EQUIVALENCE | SLOW_INTERCEPT
+    return SAMPLE_WEIGHT_EQUIVALENCE
 
 
 @parametrize_with_checks([GDRegressor(), GDClassifier(), GDClassifier(backend="parallel"),
-                          GDClassifier(loss="hinge", batch_size=None, learning_rate=0.1)],
-                         expected_failed_checks=lambda est: SAMPLE_WEIGHT_EQUIVALENCE)
+                          GDRegressor(optimizer="adam"), GDClassifier(loss="hinge"),
+                          GDClassifier(loss="sigmoid_squared")],
+                         expected_failed_checks=expected_failures)
 def test_sklearn_compatible(estimator, check):
     check(estimator)
 
@@ -179,8 +193,8 @@ def test_regressor_refuses_classifier_loss():
 
 def test_divergence_stops_and_names_the_epoch(backend):
     X, y = make_regression(200, 4, random_state=0)
-    with pytest.raises(DivergenceError, match=r"diverged at epoch \d+.*Lower learning_rate") as info:
+    with pytest.raises(DivergenceError, match=r"diverged at epoch \d+ .*Lower learning_rate") as info:
         GDRegressor(learning_rate=10.0, batch_size=None, epochs=1000, backend=backend).fit(X, y * 1e3)
-    assert 1 <= info.value.epoch < 1000
-    assert len(info.value.loss_history) == info.value.epoch
+    assert 0 <= info.value.epoch < 999
+    assert len(info.value.loss_history) == info.value.epoch + 1
     assert np.isfinite(info.value.loss_history[0])

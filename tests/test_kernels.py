@@ -128,24 +128,19 @@ def test_loss_gradient_visits_rows_in_the_given_order():
     assert_close(G[0], expected_G, 1e-12)
 
 
-def test_sgd_update_matches_reference():
-    rng = np.random.default_rng(1)
-    P0, G = rng.standard_normal(20), rng.standard_normal(20)
-    S = optim.allocate_state(optim.SGD, 20, np.float64)
-    P_ref, P = P0.copy(), P0.copy()
-    optim.update(optim.SGD, P_ref, G, S, 1, 0.1, np.zeros(0))
-    optim._update(optim.SGD, P, G, S, 1, 0.1, np.zeros(0))
-    # fastmath may fuse the multiply-add, so the last bit can differ
-    assert_close(P, P_ref, 1e-15)
-    assert_close(P, P0 - 0.1 * G, 1e-15)
+OPTIMIZERS = list(optim.NAMES.values())
+SCHEDULES = [optim.CONSTANT, optim.INVSCALING, optim.COSINE]
+HYPER = np.array([0.9, 0.8, 0.99, 1e-8, 0.9])  # momentum, beta_1, beta_2, epsilon, rho
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(loss=st.sampled_from(LOSSES), dtype=st.sampled_from(DTYPES), n=st.integers(1, 9000),
        d=st.integers(1, 20), k=st.integers(1, 3),
        batch=st.sampled_from([1, 2, 31, 256, 4097, None]), fit_intercept=st.booleans(),
-       alpha=st.sampled_from([0.0, 0.01]), seed=st.integers(0, 2**31))
-def test_epoch_matches_reference(loss, dtype, n, d, k, batch, fit_intercept, alpha, seed):
+       alpha=st.sampled_from([0.0, 0.01]), opt=st.sampled_from(OPTIMIZERS),
+       schedule=st.sampled_from(SCHEDULES), seed=st.integers(0, 2**31))
+def test_epoch_matches_reference(loss, dtype, n, d, k, batch, fit_intercept, alpha, opt, schedule,
+                                 seed):
     if batch == 1:
         n = min(n, 800)  # the per-sample NumPy reference is slow
     if loss == losses.SOFTMAX_LOG_LOSS:
@@ -154,18 +149,30 @@ def test_epoch_matches_reference(loss, dtype, n, d, k, batch, fit_intercept, alp
     P0 *= 0.1
     order = np.random.default_rng(seed).permutation(n).astype(np.int64)
     batch = n if batch is None else min(batch, n)
-    S = optim.allocate_state(optim.SGD, P0.size, dtype)
-    args = (X, Y, sw, order)
-    rest = (S, np.zeros(0), batch, loss, optim.SGD, fit_intercept, alpha, 0.05)
-    P_ref = P0.copy()
-    total_ref, step_ref = run_epoch(*args, P_ref, *rest, 3, 1)
+    l2, decay = (0.0, alpha) if opt in optim.DECOUPLED else (alpha, 0.0)
+    # a step that cannot diverge, so the comparison is of finite numbers
+    lr = {optim.ADAM: 1e-3, optim.ADAMW: 1e-3, optim.ADAGRAD: 1e-2, optim.RMSPROP: 1e-2}.get(
+        opt, 0.05 / (1 + 2 * float(np.max(np.sum(X.astype(float) ** 2, axis=1)))))
+    S0 = optim.allocate_state(opt, P0.size, dtype)
+    S0[:] = np.abs(np.random.default_rng(seed).standard_normal(S0.shape)) * 0.01
+    if not fit_intercept:  # an intercept that is never updated has no optimizer state
+        S0.reshape(-1, k, d + 1)[:, :, -1] = 0
+    schedule_hyper = np.array([0.5, 10 * -(-n // batch)])
+
+    def epoch(kernel, threads):
+        P, S = P0.copy(), S0.copy()
+        total, step = kernel(X, Y, sw, order, P, S, HYPER, batch, loss, opt, fit_intercept, l2,
+                             decay, lr, schedule, schedule_hyper, 3, threads)
+        return total, step, P, S
+
+    total_ref, step_ref, P_ref, S_ref = epoch(run_epoch, 1)
     assert step_ref == 3 + -(-n // batch)
     for variant, threads in (("numba", 1), ("parallel", 2)):
-        P = P0.copy()
-        total, step = _run_epoch(*args, P, *rest, 3, threads)
+        total, step, P, S = epoch(_run_epoch, threads)
         assert step == step_ref
-        assert P.dtype == dtype
+        assert P.dtype == S.dtype == dtype
         assert_close(total, total_ref, RTOL[variant, dtype])
         assert_close(P, P_ref, RTOL[variant, dtype])
+        assert_close(S, S_ref, RTOL[variant, dtype])
         if not fit_intercept:
             np.testing.assert_array_equal(P[:, -1], P0[:, -1])

@@ -15,7 +15,7 @@ from numba import prange
 
 from ..config import BLOCK_ROWS, MIN_ROWS_PER_THREAD, jit, jit_parallel
 from .losses import _apply_link, _loss_terms, apply_link, loss_terms
-from .optim import _update, update
+from .optim import _step_rate, _update, step_rate, update
 
 
 # --- NumPy references -------------------------------------------------------------------------
@@ -44,11 +44,13 @@ def finish_gradient(G, P, n_rows, alpha, fit_intercept):
         G[:, -1] = 0
 
 
-def run_epoch(X, Y, sw, order, P, S, hyper, batch_size, loss, opt, fit_intercept, alpha, lr, step,
-              n_threads):
+def run_epoch(X, Y, sw, order, P, S, hyper, batch_size, loss, opt, fit_intercept, alpha, decay, lr,
+              schedule, schedule_hyper, step, n_threads):
     """One epoch of (mini-)batch gradient descent over ``order``, updating ``P`` and ``S`` in place.
 
-    Each batch's loss is taken before its update. Returns ``(sum of weighted losses, step)``.
+    Each batch: its loss and gradient at the current ``P`` (L2 penalty ``alpha``), the learning rate
+    of the step from the schedule, the decoupled weight decay ``W *= 1 - rate * decay``, then the
+    optimizer's update. Returns ``(sum of weighted losses, step)``.
     """
     n = X.shape[0]
     total = 0.0
@@ -61,7 +63,9 @@ def run_epoch(X, Y, sw, order, P, S, hyper, batch_size, loss, opt, fit_intercept
         total += batch_loss
         finish_gradient(G, P, rows.size, alpha, fit_intercept)
         step += 1
-        update(opt, P.reshape(-1), G.reshape(-1), S, step, lr, hyper)
+        rate = step_rate(schedule, lr, step, schedule_hyper)
+        P[:, :-1] *= 1 - rate * decay
+        update(opt, P.reshape(-1), G.reshape(-1), S, step, rate, hyper)
     return total, step
 
 
@@ -139,8 +143,8 @@ def _finish_gradient(G, P, n_rows, alpha, fit_intercept):
 
 
 @jit
-def _run_epoch(X, Y, sw, order, P, S, hyper, batch_size, loss, opt, fit_intercept, alpha, lr, step,
-               n_threads):
+def _run_epoch(X, Y, sw, order, P, S, hyper, batch_size, loss, opt, fit_intercept, alpha, decay, lr,
+               schedule, schedule_hyper, step, n_threads):
     """Compiled twin of :func:`run_epoch`: the whole epoch in one call, no Python per batch.
 
     With ``n_threads > 1``, batches large enough are split across that many threads.
@@ -161,7 +165,13 @@ def _run_epoch(X, Y, sw, order, P, S, hyper, batch_size, loss, opt, fit_intercep
             total += _accumulate(X, Y, sw, order, lo, hi, P, loss, G[0], buf[0])
         _finish_gradient(G[0], P, hi - lo, alpha, fit_intercept)
         step += 1
-        _update(opt, P_flat, G_flat, S, step, lr, hyper)
+        rate = _step_rate(schedule, lr, step, schedule_hyper)
+        if decay != 0:
+            shrink = 1 - rate * decay
+            for c in range(k):
+                for j in range(d):
+                    P[c, j] *= shrink
+        _update(opt, P_flat, G_flat, S, step, rate, hyper)
     return total, step
 
 

@@ -1,38 +1,117 @@
-"""Parameter update rules: a compiled update beside its NumPy twin.
+"""Parameter update rules: each compiled update beside its NumPy twin.
 
 An optimizer is chosen by an integer code. Its state is ``S``, an array of shape
 ``(n_slots, n_params)`` (velocities, moments) that the compiled epoch updates in place and that
-persists across epochs; ``step`` is the 1-based number of updates taken so far, and ``hyper`` a float64
-array of the optimizer's hyper-parameters. Parameters ``P`` and gradients ``G`` arrive flat.
+persists across epochs, ``warm_start`` and ``partial_fit``; ``step`` is the 1-based number of this
+update; ``hyper`` is the float64 array ``[momentum, beta_1, beta_2, epsilon, rho]``. Parameters ``P``
+and gradients ``G`` arrive flat, ``G`` already holding any L2 term. The equations are torch.optim's
+with default options, so that the two give the same numbers:
 
-``SGD``: ``p <- p - lr * g``.
+==========  =====================================================================================
+SGD         ``p -= lr g``
+MOMENTUM    ``b = momentum b + g``; ``p -= lr b`` (dampening 0; ``b = g`` at the first step)
+NESTEROV    ``b = momentum b + g``; ``p -= lr (g + momentum b)``
+ADAGRAD     ``s += g**2``; ``p -= lr g / (sqrt(s) + epsilon)``
+RMSPROP     ``s = rho s + (1 - rho) g**2``; ``p -= lr g / (sqrt(s) + epsilon)`` (not centred)
+ADAM        ``m = beta_1 m + (1 - beta_1) g``; ``v = beta_2 v + (1 - beta_2) g**2``;
+            ``p -= lr / (1 - beta_1**t) m / (sqrt(v) / sqrt(1 - beta_2**t) + epsilon)``
+ADAMW       ADAM after the decoupled weight decay ``w *= 1 - lr alpha`` (see ``DECOUPLED``)
+==========  =====================================================================================
 """
 
 import numpy as np
 
 from ..config import jit
 
-SGD = 0
+SGD, MOMENTUM, NESTEROV, ADAGRAD, RMSPROP, ADAM, ADAMW = range(7)
+NAMES = {"sgd": SGD, "momentum": MOMENTUM, "nesterov": NESTEROV, "adagrad": ADAGRAD,
+         "rmsprop": RMSPROP, "adam": ADAM, "adamw": ADAMW}
 
-#: Number of state slots (rows of ``S``) each optimizer needs.
-N_SLOTS = {SGD: 0}
+#: Rows of ``S`` each optimizer needs.
+N_SLOTS = {SGD: 0, MOMENTUM: 1, NESTEROV: 1, ADAGRAD: 1, RMSPROP: 1, ADAM: 2, ADAMW: 2}
+
+#: Optimizers whose L2 penalty is a decay of the weights, not a term of the gradient.
+DECOUPLED = {ADAMW}
+
+#: Positions in ``hyper``.
+MOMENTUM_, BETA_1, BETA_2, EPSILON, RHO = range(5)
+
+
+def allocate_state(opt, n_params, dtype):
+    """Return zeroed optimizer state of shape ``(n_slots, n_params)``."""
+    return np.zeros((N_SLOTS[opt], n_params), dtype=dtype)
 
 
 def update(opt, P, G, S, step, lr, hyper):
-    """Apply one update to the flat parameters ``P`` in place (NumPy reference)."""
+    """Apply update number ``step`` to the flat parameters ``P`` in place (NumPy reference)."""
+    momentum, beta_1, beta_2, epsilon, rho = hyper
     if opt == SGD:
         P -= lr * G
+    elif opt in (MOMENTUM, NESTEROV):
+        S[0] = momentum * S[0] + G
+        P -= lr * (G + momentum * S[0] if opt == NESTEROV else S[0])
+    elif opt == ADAGRAD:
+        S[0] += G * G
+        P -= lr * G / (np.sqrt(S[0]) + epsilon)
+    elif opt == RMSPROP:
+        S[0] = rho * S[0] + (1 - rho) * G * G
+        P -= lr * G / (np.sqrt(S[0]) + epsilon)
+    elif opt in (ADAM, ADAMW):
+        S[0] = beta_1 * S[0] + (1 - beta_1) * G
+        S[1] = beta_2 * S[1] + (1 - beta_2) * G * G
+        denominator = np.sqrt(S[1]) / np.sqrt(1 - beta_2**step) + epsilon
+        P -= lr / (1 - beta_1**step) * S[0] / denominator
     else:
         raise ValueError(f"unknown optimizer code {opt}")
 
 
 @jit
 def _update(opt, P, G, S, step, lr, hyper):
+    momentum, beta_1, beta_2, epsilon, rho = hyper[0], hyper[1], hyper[2], hyper[3], hyper[4]
     if opt == SGD:
         for t in range(P.size):
             P[t] -= lr * G[t]
+    elif opt == MOMENTUM or opt == NESTEROV:
+        nesterov = opt == NESTEROV
+        for t in range(P.size):
+            S[0, t] = momentum * S[0, t] + G[t]
+            P[t] -= lr * (G[t] + momentum * S[0, t] if nesterov else S[0, t])
+    elif opt == ADAGRAD:
+        for t in range(P.size):
+            S[0, t] += G[t] * G[t]
+            P[t] -= lr * G[t] / (np.sqrt(S[0, t]) + epsilon)
+    elif opt == RMSPROP:
+        for t in range(P.size):
+            S[0, t] = rho * S[0, t] + (1 - rho) * G[t] * G[t]
+            P[t] -= lr * G[t] / (np.sqrt(S[0, t]) + epsilon)
+    elif opt == ADAM or opt == ADAMW:
+        step_size = lr / (1 - beta_1**step)
+        root_correction = np.sqrt(1 - beta_2**step)
+        for t in range(P.size):
+            S[0, t] = beta_1 * S[0, t] + (1 - beta_1) * G[t]
+            S[1, t] = beta_2 * S[1, t] + (1 - beta_2) * G[t] * G[t]
+            P[t] -= step_size * S[0, t] / (np.sqrt(S[1, t]) / root_correction + epsilon)
 
 
-def allocate_state(opt, n_params, dtype):
-    """Return zeroed optimizer state of shape ``(n_slots, n_params)``."""
-    return np.zeros((N_SLOTS[opt], n_params), dtype=dtype)
+# --- learning-rate schedules that change at every step ------------------------------------------
+# Schedules that change once per epoch (exponential, step, a user's callable) are evaluated by the
+# driver between epochs and arrive here as CONSTANT.
+
+CONSTANT, INVSCALING, COSINE = range(3)
+
+
+def step_rate(schedule, lr, step, schedule_hyper):
+    """Learning rate of update ``step`` (1-based); ``schedule_hyper = [power_t, total_steps]``.
+
+    INVSCALING: ``lr / step**power_t``; COSINE: ``lr (1 + cos(pi min(step - 1, T) / T)) / 2``,
+    falling from ``lr`` at the first update to 0 after ``T = total_steps``.
+    """
+    power_t, total_steps = schedule_hyper
+    if schedule == INVSCALING:
+        return lr / step**power_t
+    if schedule == COSINE:
+        return lr * 0.5 * (1 + np.cos(np.pi * min(step - 1, total_steps) / total_steps))
+    return lr
+
+
+_step_rate = jit(step_rate)
