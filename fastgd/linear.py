@@ -93,15 +93,19 @@ class _BaseGD(BaseEstimator):
         self._rng = rng = check_random_state(self.random_state)
         Y, loss, class_sw = self._targets(y, X.dtype, first_call=True)
         sw = self._sample_weight(sample_weight, X, class_sw)
-        warm = self.warm_start and hasattr(self, "coef_") and self._same_shape(Y.shape[1], X.shape[1])
+        warm = self.warm_start and hasattr(self, "_state") and self._same_shape(Y.shape[1], X.shape[1])
         P = self._initial_params(X.dtype, Y.shape[1], X.shape[1], coef_init, intercept_init, warm)
-        if not warm:
-            self._state = OptimizerState(optim.allocate_state(self._optimizer, P.size, X.dtype))
+        fresh_state = optim.allocate_state(self._optimizer, P.size, X.dtype)
+        if not (warm and self._state.S.shape == fresh_state.shape
+                and self._state.S.dtype == fresh_state.dtype):
+            self._state = OptimizerState(fresh_state)
         validation = None
         if self.early_stopping:
             X, Y, sw, validation = self._split_validation(X, Y, sw, y, rng)
-        self._set_learning_rate(X, sw, loss)
-        self._run(X, Y, sw, P, loss, rng, self.epochs, validation, history=[])
+        if not warm:
+            self._set_learning_rate(X, sw, loss)
+        history = list(self.loss_history_) if warm else []
+        self._run(X, Y, sw, P, loss, rng, self.epochs, validation, history)
         return self
 
     def _partial_fit(self, X, y, classes, sample_weight):
@@ -294,7 +298,8 @@ _COMMON_PARAMETERS = """\
     max_time : float or None
         Stop after the epoch during which this many seconds have passed.
     warm_start : bool
-        ``fit`` continues from the previous fit's weights and optimizer state.
+        ``fit`` continues from the previous fit: its weights, optimizer state, learning rate and
+        epoch count (``epochs`` more epochs; ``loss_history_`` grows).
     backend : {"numba", "parallel", "numpy"}
         "numba" runs each epoch in one compiled serial call, "parallel" splits large batches across
         numba's threads (deterministic for a given thread count), "numpy" is the vectorised reference.
