@@ -50,19 +50,42 @@ class OptimizerState:
     step: int = 0
 
 
-@dataclass
-class Epoch:
-    """Everything that stays fixed from one epoch to the next."""
+class LinearEpochs:
+    """Runs epochs of a linear model: ``P`` (k, d + 1) trained on ``X``, ``Y``, ``sw`` by the
+    backend's epoch kernel. The driver needs only this interface from a model, so the MLP brings
+    its own class with the same four members:
 
-    loss: int
-    optimizer: int
-    hyper: np.ndarray
-    batch_size: int | None
-    alpha: float
-    fit_intercept: bool
-    backend: str
-    shuffle: bool
-    rng: np.random.RandomState
+    - ``params``: the array being trained (checked for NaN/inf, saved and restored);
+    - ``run(order, batch, lr, schedule, schedule_hyper)``: one epoch; returns the summed weighted
+      loss of its batches, each taken before its update;
+    - ``penalty()``: the L2 penalty at the current parameters;
+    - ``validation_loss(X, Y, sw)``: the mean weighted loss on held-out rows.
+    """
+
+    def __init__(self, X, Y, sw, P, state, *, loss, optimizer, hyper, alpha, fit_intercept,
+                 backend):
+        self.X, self.Y, self.sw, self.params, self.state = X, Y, sw, P, state
+        self.loss, self.optimizer, self.hyper = loss, optimizer, hyper
+        self.alpha, self.fit_intercept, self.backend = alpha, fit_intercept, backend
+        # AdamW's penalty is a decay of the weights, not a term of the gradient
+        decoupled = optimizer in optim.DECOUPLED
+        self.l2, self.decay = (0.0, alpha) if decoupled else (alpha, 0.0)
+        self.kernel = BACKENDS[backend][0]
+        self.threads = n_threads(backend)
+
+    def run(self, order, batch, lr, schedule, schedule_hyper):
+        total, self.state.step = self.kernel(
+            self.X, self.Y, self.sw, order, self.params, self.state.S, self.hyper, batch, self.loss,
+            self.optimizer, self.fit_intercept, self.l2, self.decay, lr, schedule, schedule_hyper,
+            self.state.step, self.threads)
+        return total
+
+    def penalty(self):
+        W = self.params[:, :-1]
+        return 0.5 * self.alpha * float(np.sum(W * W)) if self.alpha else 0.0
+
+    def validation_loss(self, X, Y, sw):
+        return mean_loss(self.backend, X, Y, sw, self.params, self.loss)
 
 
 @dataclass
@@ -138,23 +161,19 @@ def mean_loss(backend, X, Y, sw, P, loss):
     return _loss_gradient(X, Y, sw, order, 0, len(X), P, loss, G, buf) / len(X)
 
 
-def train(X, Y, sw, P, state, epoch, schedule, stopping, *, epochs, callback=None, verbose=False,
-          name="estimator"):
-    """Train ``P`` (k, d + 1) in place for up to ``epochs`` epochs; ``state`` carries over.
+def train(model, n, schedule, stopping, *, epochs, batch_size, shuffle, rng, callback=None,
+          verbose=False, name="estimator"):
+    """Train ``model`` (a :class:`LinearEpochs` or alike) on its ``n`` rows for up to ``epochs``
+    epochs, in place.
 
     ``loss_history[e]`` is the mean weighted loss over epoch ``e``'s batches, each taken before its
-    update (for full batch: the loss at the start of the epoch), plus ``alpha/2 ||W||^2`` at the
-    start of the epoch. ``callback(e, loss)`` runs after epoch ``e``; returning True stops.
+    update (for full batch: the loss at the start of the epoch), plus the L2 penalty at the start of
+    the epoch. ``callback(e, loss)`` runs after epoch ``e``; returning True stops.
     """
-    n = X.shape[0]
-    batch = n if epoch.batch_size is None else min(epoch.batch_size, n)
+    batch = n if batch_size is None else min(batch_size, n)
     n_batches = -(-n // batch)
-    run = BACKENDS[epoch.backend][0]
-    threads = n_threads(epoch.backend)
-    decoupled = epoch.optimizer in optim.DECOUPLED
-    l2, decay = (0.0, epoch.alpha) if decoupled else (epoch.alpha, 0.0)
     order = np.arange(n, dtype=np.int64)
-    W = P[:, :-1]
+    P = model.params
     result = TrainResult([])
     history, validation_history = result.loss_history, result.validation_loss_history
     best, stale, best_P = np.inf, 0, None
@@ -162,16 +181,13 @@ def train(X, Y, sw, P, state, epoch, schedule, stopping, *, epochs, callback=Non
     started = time.perf_counter()
     progress = _progress_bar(epochs, name) if verbose else None
     for e in range(epochs):
-        if epoch.shuffle and batch < n:
-            epoch.rng.shuffle(order)
+        if shuffle and batch < n:
+            rng.shuffle(order)
         lr, schedule_code, schedule_hyper = schedule.for_epoch(e, n_batches)
-        penalty = 0.5 * epoch.alpha * float(np.sum(W * W)) if epoch.alpha else 0.0
+        penalty = model.penalty()
         # a diverging run is reported below, with its epoch, instead of as NumPy overflow warnings
         with np.errstate(over="ignore", invalid="ignore"):
-            data_loss, state.step = run(
-                X, Y, sw, order, P, state.S, epoch.hyper, batch, epoch.loss, epoch.optimizer,
-                epoch.fit_intercept, l2, decay, lr, schedule_code, schedule_hyper, state.step,
-                threads)
+            data_loss = model.run(order, batch, lr, schedule_code, schedule_hyper)
         value = data_loss / n + penalty
         history.append(value)
         if not (np.isfinite(value) and np.isfinite(P).all()):
@@ -185,7 +201,7 @@ def train(X, Y, sw, P, state, epoch, schedule, stopping, *, epochs, callback=Non
                 e, history)
         monitored = value
         if stopping.validation is not None:
-            monitored = mean_loss(epoch.backend, *stopping.validation, P, epoch.loss)
+            monitored = model.validation_loss(*stopping.validation)
             validation_history.append(monitored)
         if progress is not None:
             progress.set_postfix(loss=f"{value:.6g}", refresh=False)

@@ -12,8 +12,8 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from ._driver import (BACKENDS, SCHEDULES, Epoch, OptimizerState, Schedule, Stopping, n_threads,
-                      train)
+from ._driver import (BACKENDS, SCHEDULES, LinearEpochs, OptimizerState, Schedule, Stopping,
+                      n_threads, train)
 from ._kernels import losses, optim
 from ._kernels.linear import _forward, _forward_parallel, forward
 
@@ -131,11 +131,10 @@ class _BaseGD(BaseEstimator):
     def _run(self, X, Y, sw, P, loss, rng, epochs, validation, history):
         """Train ``P`` for ``epochs`` epochs after ``len(history)`` earlier ones; set the fitted
         attributes."""
-        epoch = Epoch(
-            loss=loss, optimizer=self._optimizer,
+        model = LinearEpochs(
+            X, Y, sw, P, self._state, loss=loss, optimizer=self._optimizer,
             hyper=np.array([self.momentum, self.beta_1, self.beta_2, self.epsilon, self.rho]),
-            batch_size=self.batch_size, alpha=float(self.alpha), fit_intercept=self.fit_intercept,
-            backend=self.backend, shuffle=self.shuffle, rng=rng)
+            alpha=float(self.alpha), fit_intercept=self.fit_intercept, backend=self.backend)
         offset = len(history)
         schedule = _OffsetSchedule(
             kind=self.schedule, lr=self.learning_rate_, power_t=self.power_t, gamma=self.gamma,
@@ -148,8 +147,9 @@ class _BaseGD(BaseEstimator):
             def callback(e, loss_value):
                 self._set_params(P)
                 return bool(self.callback(offset + e, loss_value, self))
-        result = train(X, Y, sw, P, self._state, epoch, schedule, stopping, epochs=epochs,
-                       callback=callback, verbose=self.verbose, name=type(self).__name__)
+        result = train(model, len(X), schedule, stopping, epochs=epochs, batch_size=self.batch_size,
+                       shuffle=self.shuffle, rng=rng, callback=callback, verbose=self.verbose,
+                       name=type(self).__name__)
         self._set_params(P)
         self.loss_history_ = np.asarray(history + result.loss_history)
         if validation is not None:

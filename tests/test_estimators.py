@@ -116,9 +116,9 @@ def test_float32_is_kept_and_X_is_not_copied(backend, monkeypatch):
     seen = []
     original = fastgd.linear.train
 
-    def spy(X_seen, *args, **kwargs):
-        seen.append(X_seen)
-        return original(X_seen, *args, **kwargs)
+    def spy(model, *args, **kwargs):
+        seen.append(model.X)
+        return original(model, *args, **kwargs)
 
     monkeypatch.setattr(fastgd.linear, "train", spy)
     model = GDClassifier(backend=backend).fit(X, y)
