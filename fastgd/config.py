@@ -11,6 +11,10 @@ import numba
 
 FASTMATH = {"reassoc", "contract", "arcp", "nsz"}
 
+#: "numpy": a division by zero gives inf or NaN, as in NumPy, instead of raising. Python's check is a
+#: branch in every division, which keeps LLVM from vectorising the loops that divide.
+OPTIONS = dict(cache=True, fastmath=FASTMATH, nogil=True, error_model="numpy")
+
 #: Rows processed together: scores, then the loss terms, then the gradient, so that each stage is a
 #: flat loop over a block that stays in L1 cache.
 BLOCK_ROWS = 256
@@ -22,7 +26,14 @@ MIN_ROWS_PER_THREAD = 2048
 
 def jit(fn):
     """Compile ``fn`` serially with fastgd's options (cached on disk)."""
-    return numba.njit(cache=True, fastmath=FASTMATH, nogil=True)(fn)
+    return numba.njit(**OPTIONS)(fn)
+
+
+def jit_inline(fn):
+    """Like :func:`jit`, and inlined into every caller at numba's IR level, where reference counts
+    of the arrays passed in cancel out; a call with arrays otherwise costs atomic increments and
+    decrements, which dominate a kernel called once per row."""
+    return numba.njit(**OPTIONS, inline="always")(fn)
 
 
 def jit_parallel(fn, name):
@@ -35,4 +46,4 @@ def jit_parallel(fn, name):
     clone = types.FunctionType(fn.__code__, fn.__globals__, name, fn.__defaults__, fn.__closure__)
     clone.__qualname__ = name
     clone.__doc__ = fn.__doc__
-    return numba.njit(cache=True, fastmath=FASTMATH, nogil=True, parallel=True)(clone)
+    return numba.njit(**OPTIONS, parallel=True)(clone)

@@ -13,7 +13,7 @@ own gradient buffer, reduced serially in a fixed order (deterministic for a give
 import numpy as np
 from numba import prange
 
-from ..config import BLOCK_ROWS, MIN_ROWS_PER_THREAD, jit, jit_parallel
+from ..config import BLOCK_ROWS, MIN_ROWS_PER_THREAD, jit, jit_inline, jit_parallel
 from .losses import _apply_link, _loss_terms, apply_link, loss_terms
 from .optim import _step_rate, _update, step_rate, update
 
@@ -71,20 +71,20 @@ def run_epoch(X, Y, sw, order, P, S, hyper, batch_size, loss, opt, fit_intercept
 
 # --- compiled kernels -------------------------------------------------------------------------
 
-@jit
-def _accumulate(X, Y, sw, order, lo, hi, P, loss, G, buf):
+@jit_inline
+def _accumulate(X, Y, sw, order, lo, hi, P, loss, G, Zb, Yb, Lb, Db):
     """Set ``G`` to the weighted gradient sum of rows ``order[lo:hi]``; return their loss sum.
 
     Works in blocks of ``BLOCK_ROWS``: scores, then the loss terms as one flat loop, then the
-    gradient, so each stage is a simple loop over data in L1. ``buf`` is (4, BLOCK_ROWS * k) scratch.
+    gradient, so each stage is a simple loop over data in L1. ``Zb``, ``Yb``, ``Lb``, ``Db`` are
+    ``BLOCK_ROWS * k`` scratch; they arrive as whole arrays because every view made here would
+    cost two atomic reference-count updates, which dominate a batch of one row.
     """
     k = P.shape[0]
     d = X.shape[1]
-    Zb = buf[0]
-    Yb = buf[1]
-    Lb = buf[2]
-    Db = buf[3]
-    G[:, :] = 0
+    for c in range(k):
+        for j in range(d + 1):
+            G[c, j] = 0
     total = 0.0
     for r0 in range(lo, hi, BLOCK_ROWS):
         m = min(BLOCK_ROWS, hi - r0)
@@ -117,12 +117,10 @@ def _loss_gradient_body(X, Y, sw, order, lo, hi, P, loss, G, buf):
     """
     nb = hi - lo
     n_parts = min(G.shape[0], max(1, nb // MIN_ROWS_PER_THREAD))
-    if n_parts == 1:
-        return _accumulate(X, Y, sw, order, lo, hi, P, loss, G[0], buf[0])
     partial = np.zeros(n_parts)
     for t in prange(n_parts):
         partial[t] = _accumulate(X, Y, sw, order, lo + t * nb // n_parts, lo + (t + 1) * nb // n_parts,
-                                 P, loss, G[t], buf[t])
+                                 P, loss, G[t], buf[t, 0], buf[t, 1], buf[t, 2], buf[t, 3])
     for t in range(1, n_parts):
         G[0] += G[t]
     return partial.sum()
@@ -132,7 +130,7 @@ _loss_gradient = jit(_loss_gradient_body)
 _loss_gradient_parallel = jit_parallel(_loss_gradient_body, "_loss_gradient_parallel")
 
 
-@jit
+@jit_inline
 def _finish_gradient(G, P, n_rows, alpha, fit_intercept):
     k, d1 = P.shape
     inv = G.dtype.type(1.0 / n_rows)
@@ -154,16 +152,18 @@ def _run_epoch(X, Y, sw, order, P, S, hyper, batch_size, loss, opt, fit_intercep
     n_parts = max(1, min(n_threads, n // MIN_ROWS_PER_THREAD))
     G = np.empty((n_parts, k, d + 1), dtype=P.dtype)
     buf = np.empty((n_parts, 4, BLOCK_ROWS * k), dtype=P.dtype)
+    # views made once: inside the batch loop each would cost atomic reference counting
+    G0, Zb, Yb, Lb, Db = G[0], buf[0, 0], buf[0, 1], buf[0, 2], buf[0, 3]
     P_flat = P.reshape(-1)
-    G_flat = G[0].reshape(-1)
+    G_flat = G0.reshape(-1)
     total = 0.0
     for lo in range(0, n, batch_size):
         hi = min(n, lo + batch_size)
         if n_parts > 1 and hi - lo >= 2 * MIN_ROWS_PER_THREAD:
             total += _loss_gradient_parallel(X, Y, sw, order, lo, hi, P, loss, G, buf)
         else:
-            total += _accumulate(X, Y, sw, order, lo, hi, P, loss, G[0], buf[0])
-        _finish_gradient(G[0], P, hi - lo, alpha, fit_intercept)
+            total += _accumulate(X, Y, sw, order, lo, hi, P, loss, G0, Zb, Yb, Lb, Db)
+        _finish_gradient(G0, P, hi - lo, alpha, fit_intercept)
         step += 1
         rate = _step_rate(schedule, lr, step, schedule_hyper)
         if decay != 0:

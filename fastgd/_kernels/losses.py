@@ -27,7 +27,8 @@ squared residuals with gradient ``2/n X.T @ (p - y)``.
 
 import numpy as np
 
-from ..config import jit
+from ..config import jit, jit_inline
+from .vecmath import exp_nonpositive, log1p_unit
 
 SQUARED_ERROR, LOG_LOSS, SOFTMAX_LOG_LOSS, HINGE, SIGMOID_SQUARED = range(5)
 IDENTITY, SIGMOID, SOFTMAX = range(3)
@@ -86,12 +87,10 @@ def loss_terms(loss, Z, Y):
 
 @jit
 def _sigmoid(z, one):
-    # exp(-|z|) is at most 1, so neither branch overflows even for |z| = 1e4; scikit-learn clips
-    # at |z| > 18 instead, which this form does not need.
-    e = np.exp(-abs(z))
-    if z >= 0:
-        return one / (one + e)
-    return e / (one + e)
+    # exp(-|z|) is at most 1, so nothing overflows even for |z| = 1e4 (scikit-learn clips at
+    # |z| > 18 instead); one division with selected operands keeps the loops that call it SIMD
+    e = exp_nonpositive(-abs(z))
+    return (one if z >= 0 else e) / (one + e)
 
 
 @jit
@@ -108,13 +107,13 @@ def _apply_link(link, Z, size, k):
                 shift = max(shift, Z[r0 + c])
             total = Z.dtype.type(0)
             for c in range(k):
-                Z[r0 + c] = np.exp(Z[r0 + c] - shift)
+                Z[r0 + c] = exp_nonpositive(Z[r0 + c] - shift)
                 total += Z[r0 + c]
             for c in range(k):
                 Z[r0 + c] /= total
 
 
-@jit
+@jit_inline
 def _loss_terms(loss, Z, Y, L, D, size, k):
     """Fill ``L`` and ``D`` for the first ``size`` elements of the flat blocks ``Z``, ``Y``.
 
@@ -131,9 +130,9 @@ def _loss_terms(loss, Z, Y, L, D, size, k):
     elif loss == LOG_LOSS:
         for t in range(size):
             z = Z[t]
-            e = np.exp(-abs(z))
-            L[t] = max(z, zero) + np.log1p(e) - Y[t] * z
-            D[t] = (one / (one + e) if z >= zero else e / (one + e)) - Y[t]
+            e = exp_nonpositive(-abs(z))
+            L[t] = max(z, zero) + log1p_unit(e) - Y[t] * z
+            D[t] = (one if z >= zero else e) / (one + e) - Y[t]
     elif loss == SOFTMAX_LOG_LOSS:
         for r0 in range(0, size, k):
             shift = Z[r0]
@@ -142,7 +141,7 @@ def _loss_terms(loss, Z, Y, L, D, size, k):
             total = zero
             dot = zero
             for c in range(k):
-                D[r0 + c] = np.exp(Z[r0 + c] - shift)
+                D[r0 + c] = exp_nonpositive(Z[r0 + c] - shift)
                 total += D[r0 + c]
                 dot += Z[r0 + c] * Y[r0 + c]
             for c in range(k):

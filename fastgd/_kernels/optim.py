@@ -21,7 +21,7 @@ ADAMW       ADAM after the decoupled weight decay ``w *= 1 - lr alpha`` (see ``D
 
 import numpy as np
 
-from ..config import jit
+from ..config import jit, jit_inline
 
 SGD, MOMENTUM, NESTEROV, ADAGRAD, RMSPROP, ADAM, ADAMW = range(7)
 NAMES = {"sgd": SGD, "momentum": MOMENTUM, "nesterov": NESTEROV, "adagrad": ADAGRAD,
@@ -65,7 +65,7 @@ def update(opt, P, G, S, step, lr, hyper):
         raise ValueError(f"unknown optimizer code {opt}")
 
 
-@jit
+@jit_inline
 def _update(opt, P, G, S, step, lr, hyper):
     momentum, beta_1, beta_2, epsilon, rho = hyper[0], hyper[1], hyper[2], hyper[3], hyper[4]
     if opt == SGD:
@@ -114,4 +114,4 @@ def step_rate(schedule, lr, step, schedule_hyper):
     return lr
 
 
-_step_rate = jit(step_rate)
+_step_rate = jit_inline(step_rate)
