@@ -10,7 +10,7 @@ import numba
 import numpy as np
 
 from ._kernels import optim
-from ._kernels.linear import _loss_gradient, _run_epoch, loss_gradient, run_epoch
+from ._kernels.linear import _local_sgd_epoch, _loss_gradient, _run_epoch, loss_gradient, run_epoch
 from .config import BLOCK_ROWS
 
 #: backend name -> (epoch function, whether it splits batches across threads)
@@ -18,6 +18,7 @@ BACKENDS = {
     "numpy": (run_epoch, False),
     "numba": (_run_epoch, False),
     "parallel": (_run_epoch, True),
+    "local_sgd": (_local_sgd_epoch, True),
 }
 
 SCHEDULES = ("constant", "invscaling", "exponential", "cosine", "step")

@@ -23,6 +23,11 @@ BLOCK_ROWS = 256
 #: cost of starting a parallel region outweighs the work.
 MIN_ROWS_PER_THREAD = 2048
 
+#: The "local_sgd" backend averages its threads' copies of the model after this many rows per
+#: thread: often enough to train like one model, rarely enough that the parallel region's start
+#: (tens of microseconds) is small beside the work.
+LOCAL_SGD_SYNC_ROWS = 8192
+
 
 def jit(fn):
     """Compile ``fn`` serially with fastgd's options (cached on disk)."""

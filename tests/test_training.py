@@ -228,3 +228,34 @@ def test_zero_weights_are_refused():
         GDClassifier().fit(X, y, sample_weight=np.zeros(len(y)))
     with pytest.raises(ValueError, match="sums to zero"):
         GDClassifier(class_weight={0: 0.0, 1: 0.0}).fit(X, y)
+
+
+# --- local SGD ----------------------------------------------------------------------------------
+
+def test_local_sgd_on_one_thread_is_the_serial_epoch():
+    from fastgd._kernels import losses, optim
+    from fastgd._kernels.linear import _local_sgd_epoch, _run_epoch
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((20_000, 6))
+    Y = (rng.random((20_000, 1)) < 0.5).astype(float)
+    order = rng.permutation(20_000)
+    args = (np.array([0.9, 0.9, 0.999, 1e-8, 0.9]), 4, losses.LOG_LOSS, optim.MOMENTUM, True, 0.01,
+            0.0, 0.05, optim.CONSTANT, np.array([0.25, 1.0]), 0)
+    P1, S1, P2, S2 = np.zeros((1, 7)), np.zeros((1, 7)), np.zeros((1, 7)), np.zeros((1, 7))
+    serial = _run_epoch(X, Y, np.ones(20_000), order, P1, S1, *args, 1)
+    local = _local_sgd_epoch(X, Y, np.ones(20_000), order, P2, S2, *args, 1)
+    assert serial[1] == local[1]
+    assert serial[0] == pytest.approx(local[0], rel=1e-13)  # the loss is summed per round
+    np.testing.assert_array_equal(P1, P2)
+    np.testing.assert_array_equal(S1, S2)
+
+
+def test_local_sgd_is_deterministic_and_trains_like_serial_sgd_near_the_optimum():
+    X, y = make_blobs(40_000, 8, centers=2, cluster_std=6.0, random_state=0)
+    params = dict(learning_rate=0.01, epochs=3, random_state=0)
+    serial = GDClassifier(backend="numba", **params).fit(X, y)
+    local = GDClassifier(backend="local_sgd", **params).fit(X, y)
+    again = GDClassifier(backend="local_sgd", **params).fit(X, y)
+    np.testing.assert_array_equal(local.coef_, again.coef_)
+    assert local.t_ == serial.t_ == 3 * 40_000
+    assert local.loss_history_[-1] <= 1.01 * serial.loss_history_[-1]
