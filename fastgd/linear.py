@@ -225,7 +225,7 @@ class _BaseGD(BaseEstimator):
         if self.backend == "numpy":
             return forward(X, P, link)
         out = np.empty((X.shape[0], P.shape[0]), dtype=X.dtype)
-        kernel = _forward_parallel if self.backend == "parallel" else _forward
+        kernel = _forward_parallel if BACKENDS[self.backend][1] else _forward
         kernel(X, P, link, out, n_threads(self.backend))
         return out
 
@@ -300,9 +300,13 @@ _COMMON_PARAMETERS = """\
     warm_start : bool
         ``fit`` continues from the previous fit: its weights, optimizer state, learning rate and
         epoch count (``epochs`` more epochs; ``loss_history_`` grows).
-    backend : {"numba", "parallel", "numpy"}
-        "numba" runs each epoch in one compiled serial call, "parallel" splits large batches across
-        numba's threads (deterministic for a given thread count), "numpy" is the vectorised reference.
+    backend : {"numba", "parallel", "local_sgd", "numpy"}
+        "numba" runs each epoch in one compiled serial call; "parallel" splits large batches across
+        numba's threads and gives the serial result up to rounding (deterministic for a given
+        thread count); "local_sgd" scales small batches instead: each thread trains its own copy of
+        the model on its part of the rows and the copies are averaged every 8,192 rows per thread
+        (deterministic for a given thread count, but not the serial result); "numpy" is the
+        vectorised reference.
     random_state : int, RandomState or None
         Seeds the shuffle and the validation split; the same seed and backend give the same model
         bit for bit.
