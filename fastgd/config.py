@@ -41,14 +41,19 @@ def jit_inline(fn):
     return numba.njit(**OPTIONS, inline="always")(fn)
 
 
-def jit_parallel(fn, name):
-    """Compile a copy of ``fn`` named ``name`` with ``parallel=True``.
+def renamed(fn, name):
+    """A copy of ``fn`` named ``name``, to compile one body a second way.
 
-    The copy needs its own name: numba's on-disk cache is keyed by the function's qualified name, so a
-    serial and a parallel build of one body would otherwise overwrite each other (umap compiles its
+    The copy needs its own name: numba's on-disk cache is keyed by the function's qualified name, so
+    a serial and a parallel build of one body would otherwise overwrite each other (umap compiles its
     epoch body twice the same way, without caching).
     """
     clone = types.FunctionType(fn.__code__, fn.__globals__, name, fn.__defaults__, fn.__closure__)
     clone.__qualname__ = name
     clone.__doc__ = fn.__doc__
-    return numba.njit(**OPTIONS, parallel=True)(clone)
+    return clone
+
+
+def jit_parallel(fn, name):
+    """Compile a copy of ``fn`` named ``name`` with ``parallel=True``."""
+    return numba.njit(**OPTIONS, parallel=True)(renamed(fn, name))

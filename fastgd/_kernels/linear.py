@@ -14,7 +14,7 @@ import numpy as np
 from numba import prange
 
 from ..config import (BLOCK_ROWS, LOCAL_SGD_SYNC_ROWS, MIN_ROWS_PER_THREAD, jit, jit_inline,
-                      jit_parallel)
+                      jit_parallel, renamed)
 from .losses import _apply_link, _loss_terms, apply_link, loss_terms
 from .optim import _step_rate, _update, step_rate, update
 
@@ -72,8 +72,7 @@ def run_epoch(X, Y, sw, order, P, S, hyper, batch_size, loss, opt, fit_intercept
 
 # --- compiled kernels -------------------------------------------------------------------------
 
-@jit_inline
-def _accumulate(X, Y, sw, order, lo, hi, P, loss, G, Zb, Yb, Lb, Db):
+def _accumulate_body(X, Y, sw, order, lo, hi, P, loss, G, Zb, Yb, Lb, Db):
     """Set ``G`` to the weighted gradient sum of rows ``order[lo:hi]``; return their loss sum.
 
     Works in blocks of ``BLOCK_ROWS``: scores, then the loss terms as one flat loop, then the
@@ -110,6 +109,12 @@ def _accumulate(X, Y, sw, order, lo, hi, P, loss, G, Zb, Yb, Lb, Db):
     return total
 
 
+# inlined into the batch loop, where a call per batch of one row would cost more than the row; a
+# parallel region calls the compiled function instead, which compiles in half the time
+_accumulate = jit_inline(_accumulate_body)
+_accumulate_call = jit(renamed(_accumulate_body, "_accumulate_call"))
+
+
 def _loss_gradient_body(X, Y, sw, order, lo, hi, P, loss, G, buf):
     """Set ``G[0]`` to the weighted gradient sum of rows ``order[lo:hi]``; return their loss sum.
 
@@ -118,13 +123,20 @@ def _loss_gradient_body(X, Y, sw, order, lo, hi, P, loss, G, buf):
     """
     nb = hi - lo
     n_parts = min(G.shape[0], max(1, nb // MIN_ROWS_PER_THREAD))
-    partial = np.zeros(n_parts)
+    partial = np.empty(n_parts)
     for t in prange(n_parts):
-        partial[t] = _accumulate(X, Y, sw, order, lo + t * nb // n_parts, lo + (t + 1) * nb // n_parts,
-                                 P, loss, G[t], buf[t, 0], buf[t, 1], buf[t, 2], buf[t, 3])
+        partial[t] = _accumulate_call(X, Y, sw, order, lo + t * nb // n_parts,
+                                      lo + (t + 1) * nb // n_parts, P, loss, G[t], buf[t, 0],
+                                      buf[t, 1], buf[t, 2], buf[t, 3])
+    # reduced by explicit loops, in a fixed order: in a parallel function every array expression
+    # would become a parallel region of its own, and compile as one
+    total = partial[0]
     for t in range(1, n_parts):
-        G[0] += G[t]
-    return partial.sum()
+        total += partial[t]
+        for c in range(G.shape[1]):
+            for j in range(G.shape[2]):
+                G[0, c, j] += G[t, c, j]
+    return total
 
 
 _loss_gradient = jit(_loss_gradient_body)
@@ -141,7 +153,7 @@ def _finish_gradient(G, P, n_rows, alpha, fit_intercept):
         G[c, d1 - 1] = G[c, d1 - 1] * inv if fit_intercept else 0
 
 
-@jit_inline
+@jit
 def _run_batches(X, Y, sw, order, lo, hi, P, S, hyper, batch_size, loss, opt, fit_intercept, alpha,
                  decay, lr, schedule, schedule_hyper, step, step_stride, G, buf):
     """The batches of ``order[lo:hi]`` in turn: gradient, step, update. Returns ``(loss sum, step)``.
@@ -212,35 +224,55 @@ def _local_sgd_body(X, Y, sw, order, P, S, hyper, batch_size, loss, opt, fit_int
     n_threads = max(1, min(n_threads, n // LOCAL_SGD_SYNC_ROWS))
     # whole batches per round, so that no batch straddles an averaging
     sync = max(1, LOCAL_SGD_SYNC_ROWS // batch_size) * batch_size
-    G, buf = _scratch(n_threads, P)
-    P_local = np.empty((n_threads,) + P.shape, dtype=P.dtype)
-    S_local = np.empty((n_threads,) + S.shape, dtype=S.dtype)
-    totals = np.zeros(n_threads)
+    # one (1, ...) scratch per thread, indexed by integers so that _run_batches sees the same
+    # C-contiguous types as in the serial epoch (a slice would compile another specialisation)
+    G = np.empty((n_threads, 1) + P.shape, dtype=P.dtype)
+    buf = np.empty((n_threads, 1, 4, BLOCK_ROWS * P.shape[0]), dtype=P.dtype)
+    # flat copies, averaged by explicit loops: in a parallel function every array expression would
+    # become a parallel region of its own
+    P_flat, S_flat = P.reshape(-1), S.reshape(-1)
+    P_local = np.empty((n_threads, P.size), dtype=P.dtype)
+    S_local = np.empty((n_threads, S.size), dtype=S.dtype)
+    totals = np.empty(n_threads)
+    for t in range(n_threads):
+        totals[t] = 0.0
     n_rounds = -(-(-(-n // n_threads)) // sync)
     for r in range(n_rounds):
         for t in prange(n_threads):
             lo = t * n // n_threads + r * sync
             hi = min((t + 1) * n // n_threads, lo + sync)
-            P_local[t] = P
-            S_local[t] = S
+            for j in range(P_flat.size):
+                P_local[t, j] = P_flat[j]
+            for j in range(S_flat.size):
+                S_local[t, j] = S_flat[j]
             if lo < hi:
                 part_loss, _ = _run_batches(
-                    X, Y, sw, order, lo, hi, P_local[t], S_local[t], hyper, batch_size, loss, opt,
-                    fit_intercept, alpha, decay, lr, schedule, schedule_hyper,
-                    step + r * (sync // batch_size) * n_threads + t, n_threads, G[t:t + 1],
-                    buf[t:t + 1])
+                    X, Y, sw, order, lo, hi, P_local[t].reshape(P.shape),
+                    S_local[t].reshape(S.shape), hyper, batch_size, loss, opt, fit_intercept, alpha,
+                    decay, lr, schedule, schedule_hyper,
+                    step + r * (sync // batch_size) * n_threads + t, n_threads, G[t], buf[t])
                 totals[t] += part_loss
         active = 0
         for t in range(n_threads):
             if t * n // n_threads + r * sync < (t + 1) * n // n_threads:
                 active += 1
-        P[:] = P_local[:active].sum(axis=0) / active
-        if S.size:
-            S[:] = S_local[:active].sum(axis=0) / active
+        for j in range(P_flat.size):
+            total = P_local[0, j]
+            for t in range(1, active):
+                total += P_local[t, j]
+            P_flat[j] = total / active
+        for j in range(S_flat.size):
+            total = S_local[0, j]
+            for t in range(1, active):
+                total += S_local[t, j]
+            S_flat[j] = total / active
     n_batches = 0
     for t in range(n_threads):
         n_batches += -(-((t + 1) * n // n_threads - t * n // n_threads) // batch_size)
-    return totals.sum(), step + n_batches
+    loss_sum = 0.0
+    for t in range(n_threads):
+        loss_sum += totals[t]
+    return loss_sum, step + n_batches
 
 
 _local_sgd_epoch = jit_parallel(_local_sgd_body, "_local_sgd_epoch")

@@ -113,7 +113,7 @@ def _apply_link(link, Z, size, k):
                 Z[r0 + c] /= total
 
 
-@jit_inline
+@jit
 def _loss_terms(loss, Z, Y, L, D, size, k):
     """Fill ``L`` and ``D`` for the first ``size`` elements of the flat blocks ``Z``, ``Y``.
 
