@@ -10,8 +10,8 @@ import numba
 import numpy as np
 
 from ._kernels import optim
-from ._kernels.linear import _local_sgd_epoch, _loss_gradient, _run_epoch, loss_gradient, run_epoch
-from .config import BLOCK_ROWS
+from ._kernels.linear import (_local_sgd_epoch, _loss_gradient, _run_epoch, loss_gradient, run_epoch,
+                              scratch)
 
 #: backend name -> (epoch function, whether it splits batches across threads)
 BACKENDS = {
@@ -155,9 +155,7 @@ def mean_loss(backend, X, Y, sw, P, loss):
     """Mean weighted loss of ``P`` on ``(X, Y, sw)``, computed by ``backend``'s kernels."""
     if backend == "numpy":
         return loss_gradient(X, Y, sw, P, loss)[0] / len(X)
-    k, d1 = P.shape
-    G = np.empty((1, k, d1), dtype=P.dtype)
-    buf = np.empty((1, 4, BLOCK_ROWS * k), dtype=P.dtype)
+    G, buf = scratch(1, P)
     order = np.arange(len(X), dtype=np.int64)
     return _loss_gradient(X, Y, sw, order, 0, len(X), P, loss, G, buf) / len(X)
 

@@ -4,8 +4,7 @@ import numpy as np
 import pytest
 
 from fastgd._kernels import losses
-from fastgd._kernels.linear import _loss_gradient, finish_gradient, loss_gradient
-from fastgd.config import BLOCK_ROWS
+from fastgd._kernels.linear import _loss_gradient, finish_gradient, loss_gradient, scratch
 
 from .test_kernels import make_problem
 
@@ -54,9 +53,8 @@ def test_gradient_matches_numerical_gradient(loss, k, alpha):
     finish_gradient(G, P, n, alpha, True)
     np.testing.assert_allclose(G, expected, rtol=1e-6, atol=1e-8)
 
-    G_jit = np.empty((1, k, d + 1))
-    _loss_gradient(X, Y, sw, np.arange(n, dtype=np.int64), 0, n, P, loss, G_jit,
-                   np.empty((1, 4, BLOCK_ROWS * k)))
+    G_jit, buf = scratch(1, P)
+    _loss_gradient(X, Y, sw, np.arange(n, dtype=np.int64), 0, n, P, loss, G_jit, buf)
     finish_gradient(G_jit[0], P, n, alpha, True)
     np.testing.assert_allclose(G_jit[0], expected, rtol=1e-6, atol=1e-8)
 

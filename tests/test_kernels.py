@@ -9,7 +9,7 @@ from hypothesis import given, settings, strategies as st
 from fastgd._kernels import losses, optim
 from fastgd._kernels.linear import (
     _forward, _forward_parallel, _loss_gradient, _loss_gradient_parallel, _run_epoch, forward,
-    loss_gradient, run_epoch)
+    loss_gradient, run_epoch, scratch)
 from fastgd.config import BLOCK_ROWS
 
 from .conftest import RTOL, assert_close
@@ -108,8 +108,7 @@ def test_loss_gradient_matches_reference(loss, dtype, n, d, k, seed):
     expected_loss, expected_G = loss_gradient(X, Y, sw, P, loss)
     order = np.arange(n, dtype=np.int64)
     for kernel, variant, parts in ((_loss_gradient, "numba", 1), (_loss_gradient_parallel, "parallel", 2)):
-        G = np.empty((parts, k, d + 1), dtype)
-        buf = np.empty((parts, 4, BLOCK_ROWS * k), dtype)
+        G, buf = scratch(parts, P)
         total = kernel(X, Y, sw, order, 0, n, P, loss, G, buf)
         assert G.dtype == dtype
         assert_close(total, expected_loss, RTOL[variant, dtype])
@@ -119,8 +118,7 @@ def test_loss_gradient_matches_reference(loss, dtype, n, d, k, seed):
 def test_loss_gradient_visits_rows_in_the_given_order():
     X, Y, sw, P = make_problem(3, 600, 5, 1, losses.LOG_LOSS, np.float64)
     order = np.random.default_rng(0).permutation(600).astype(np.int64)
-    G = np.empty((1, 1, 6))
-    buf = np.empty((1, 4, BLOCK_ROWS))
+    G, buf = scratch(1, P)
     total = _loss_gradient(X, Y, sw, order, 100, 450, P, losses.LOG_LOSS, G, buf)
     rows = order[100:450]
     expected_loss, expected_G = loss_gradient(X[rows], Y[rows], sw[rows], P, losses.LOG_LOSS)

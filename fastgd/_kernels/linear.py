@@ -15,7 +15,7 @@ from numba import prange
 
 from ..config import (BLOCK_ROWS, LOCAL_SGD_SYNC_ROWS, MIN_ROWS_PER_THREAD, jit, jit_inline,
                       jit_parallel, renamed)
-from .losses import _apply_link, _loss_terms, apply_link, loss_terms
+from .losses import _apply_link, _loss_derivative, _loss_values, apply_link, loss_terms
 from .optim import _step_rate, _update, step_rate, update
 
 
@@ -72,40 +72,65 @@ def run_epoch(X, Y, sw, order, P, S, hyper, batch_size, loss, opt, fit_intercept
 
 # --- compiled kernels -------------------------------------------------------------------------
 
-def _accumulate_body(X, Y, sw, order, lo, hi, P, loss, G, Zb, Yb, Lb, Db):
-    """Set ``G`` to the weighted gradient sum of rows ``order[lo:hi]``; return their loss sum.
+def _accumulate_body(X, Y, sw, order, lo, hi, P, loss, G, buf, pending):
+    """Set ``G`` to the weighted gradient sum of rows ``order[lo:hi]``.
 
-    Works in blocks of ``BLOCK_ROWS``: scores, then the loss terms as one flat loop, then the
-    gradient, so each stage is a simple loop over data in L1. ``Zb``, ``Yb``, ``Lb``, ``Db`` are
-    ``BLOCK_ROWS * k`` scratch; they arrive as whole arrays because every view made here would
-    cost two atomic reference-count updates, which dominate a batch of one row.
+    Works in blocks of ``BLOCK_ROWS``: scores, then ``dl/dz`` as one flat loop, then the gradient,
+    so each stage is a simple loop over data in L1. ``buf`` (5, BLOCK_ROWS * k) holds the scores,
+    targets, weights, derivatives and losses of the block; the losses are only reported, so their
+    scores wait in it, ``pending`` rows of them, until a whole block can be evaluated at once
+    (:func:`_flush_losses`): a batch of one row then costs no ``log1p`` of its own. Returns
+    ``(loss sum of the rows evaluated, rows pending)``.
     """
     k = P.shape[0]
     d = X.shape[1]
+    Zb, Yb, Wb, Db = buf[0], buf[1], buf[2], buf[3]
     for c in range(k):
         for j in range(d + 1):
             G[c, j] = 0
     total = 0.0
-    for r0 in range(lo, hi, BLOCK_ROWS):
-        m = min(BLOCK_ROWS, hi - r0)
+    r0 = lo
+    while r0 < hi:
+        if pending == BLOCK_ROWS:
+            total += _flush_losses(loss, buf, pending, k)
+            pending = 0
+        m = min(BLOCK_ROWS - pending, hi - r0)
         for i in range(m):
             row = order[r0 + i]
+            at = (pending + i) * k
+            Wb[pending + i] = sw[row]
             for c in range(k):
                 s = P[c, d]
                 for j in range(d):
                     s += X[row, j] * P[c, j]
-                Zb[i * k + c] = s
-                Yb[i * k + c] = Y[row, c]
-        _loss_terms(loss, Zb, Yb, Lb, Db, m * k, k)
+                Zb[at + c] = s
+                Yb[at + c] = Y[row, c]
+        _loss_derivative(loss, Zb, Yb, Db, pending * k, (pending + m) * k, k)
         for i in range(m):
             row = order[r0 + i]
-            w = sw[row]
+            w = Wb[pending + i]
+            at = (pending + i) * k
             for c in range(k):
-                total += w * Lb[i * k + c]
-                g = w * Db[i * k + c]
+                g = w * Db[at + c]
                 for j in range(d):
                     G[c, j] += g * X[row, j]
                 G[c, d] += g
+        pending += m
+        r0 += m
+    return total, pending
+
+
+@jit_inline
+def _flush_losses(loss, buf, pending, k):
+    """The weighted loss sum of the ``pending`` rows waiting in ``buf``."""
+    Zb, Yb, Wb, Lb = buf[0], buf[1], buf[2], buf[4]
+    _loss_values(loss, Zb, Yb, Lb, 0, pending * k, k)
+    total = 0.0
+    for i in range(pending):
+        row_loss = Lb[i * k]
+        for c in range(1, k):
+            row_loss += Lb[i * k + c]
+        total += Wb[i] * row_loss
     return total
 
 
@@ -118,16 +143,16 @@ _accumulate_call = jit(renamed(_accumulate_body, "_accumulate_call"))
 def _loss_gradient_body(X, Y, sw, order, lo, hi, P, loss, G, buf):
     """Set ``G[0]`` to the weighted gradient sum of rows ``order[lo:hi]``; return their loss sum.
 
-    ``G`` (n_parts, k, d + 1) and ``buf`` (n_parts, 4, BLOCK_ROWS * k) hold one buffer per part;
+    ``G`` (n_parts, k, d + 1) and ``buf`` (n_parts, 5, BLOCK_ROWS * k) hold one buffer per part;
     a part gets at least ``MIN_ROWS_PER_THREAD`` rows.
     """
     nb = hi - lo
     n_parts = min(G.shape[0], max(1, nb // MIN_ROWS_PER_THREAD))
     partial = np.empty(n_parts)
     for t in prange(n_parts):
-        partial[t] = _accumulate_call(X, Y, sw, order, lo + t * nb // n_parts,
-                                      lo + (t + 1) * nb // n_parts, P, loss, G[t], buf[t, 0],
-                                      buf[t, 1], buf[t, 2], buf[t, 3])
+        part_loss, pending = _accumulate_call(X, Y, sw, order, lo + t * nb // n_parts,
+                                              lo + (t + 1) * nb // n_parts, P, loss, G[t], buf[t], 0)
+        partial[t] = part_loss + _flush_losses(loss, buf[t], pending, P.shape[0])
     # reduced by explicit loops, in a fixed order: in a parallel function every array expression
     # would become a parallel region of its own, and compile as one
     total = partial[0]
@@ -159,22 +184,25 @@ def _run_batches(X, Y, sw, order, lo, hi, P, S, hyper, batch_size, loss, opt, fi
     """The batches of ``order[lo:hi]`` in turn: gradient, step, update. Returns ``(loss sum, step)``.
 
     ``step`` grows by ``step_stride`` per batch. ``G`` (n_parts, k, d + 1) and ``buf``
-    (n_parts, 4, BLOCK_ROWS * k) are scratch; with ``n_parts > 1``, large batches are split across
+    (n_parts, 5, BLOCK_ROWS * k) are scratch; with ``n_parts > 1``, large batches are split across
     threads.
     """
     k, d1 = P.shape
     n_parts = G.shape[0]
     # views made once: inside the batch loop each would cost atomic reference counting
-    G0, Zb, Yb, Lb, Db = G[0], buf[0, 0], buf[0, 1], buf[0, 2], buf[0, 3]
+    G0, buf0 = G[0], buf[0]
     P_flat = P.reshape(-1)
     G_flat = G0.reshape(-1)
     total = 0.0
+    pending = 0
     for b_lo in range(lo, hi, batch_size):
         b_hi = min(hi, b_lo + batch_size)
         if n_parts > 1 and b_hi - b_lo >= 2 * MIN_ROWS_PER_THREAD:
             total += _loss_gradient_parallel(X, Y, sw, order, b_lo, b_hi, P, loss, G, buf)
         else:
-            total += _accumulate(X, Y, sw, order, b_lo, b_hi, P, loss, G0, Zb, Yb, Lb, Db)
+            batch_loss, pending = _accumulate(X, Y, sw, order, b_lo, b_hi, P, loss, G0, buf0,
+                                              pending)
+            total += batch_loss
         _finish_gradient(G0, P, b_hi - b_lo, alpha, fit_intercept)
         step += step_stride
         rate = _step_rate(schedule, lr, step, schedule_hyper)
@@ -184,15 +212,17 @@ def _run_batches(X, Y, sw, order, lo, hi, P, S, hyper, batch_size, loss, opt, fi
                 for j in range(d1 - 1):
                     P[c, j] *= shrink
         _update(opt, P_flat, G_flat, S, step, rate, hyper)
-    return total, step
+    return total + _flush_losses(loss, buf0, pending, k), step
 
 
-def _scratch(n_parts, P):
+def scratch(n_parts, P):
+    """Return the scratch of the compiled kernels for ``n_parts`` threads: gradients ``G``
+    (n_parts, k, d + 1) and block buffers (n_parts, 5, BLOCK_ROWS * k)."""
     return (np.empty((n_parts,) + P.shape, dtype=P.dtype),
-            np.empty((n_parts, 4, BLOCK_ROWS * P.shape[0]), dtype=P.dtype))
+            np.empty((n_parts, 5, BLOCK_ROWS * P.shape[0]), dtype=P.dtype))
 
 
-_scratch = jit_inline(_scratch)
+_scratch = jit_inline(scratch)
 
 
 @jit
@@ -227,7 +257,7 @@ def _local_sgd_body(X, Y, sw, order, P, S, hyper, batch_size, loss, opt, fit_int
     # one (1, ...) scratch per thread, indexed by integers so that _run_batches sees the same
     # C-contiguous types as in the serial epoch (a slice would compile another specialisation)
     G = np.empty((n_threads, 1) + P.shape, dtype=P.dtype)
-    buf = np.empty((n_threads, 1, 4, BLOCK_ROWS * P.shape[0]), dtype=P.dtype)
+    buf = np.empty((n_threads, 1, 5, BLOCK_ROWS * P.shape[0]), dtype=P.dtype)
     # flat copies, averaged by explicit loops: in a parallel function every array expression would
     # become a parallel region of its own
     P_flat, S_flat = P.reshape(-1), S.reshape(-1)

@@ -114,49 +114,79 @@ def _apply_link(link, Z, size, k):
 
 
 @jit
-def _loss_terms(loss, Z, Y, L, D, size, k):
-    """Fill ``L`` and ``D`` for the first ``size`` elements of the flat blocks ``Z``, ``Y``.
+def _loss_derivative(loss, Z, Y, D, start, stop, k):
+    """Fill ``D[start:stop]`` with ``dl/dz`` for the flat row-major blocks ``Z``, ``Y`` (``k``
+    outputs per row; ``start`` and ``stop`` are multiples of ``k``).
 
-    The buffers are whole (not sliced to ``size``) so that numba sees unit-stride arrays and can
-    vectorise the loops."""
+    The buffers are whole (not sliced) so that numba sees unit-stride arrays and vectorises."""
     one = Z.dtype.type(1)
     zero = Z.dtype.type(0)
     two = Z.dtype.type(2)
     if loss == SQUARED_ERROR:
-        for t in range(size):
+        for t in range(start, stop):
+            D[t] = two * (Z[t] - Y[t])
+    elif loss == LOG_LOSS:
+        for t in range(start, stop):
+            D[t] = _sigmoid(Z[t], one) - Y[t]
+    elif loss == SOFTMAX_LOG_LOSS:
+        for r0 in range(start, stop, k):
+            shift = Z[r0]
+            for c in range(1, k):
+                shift = max(shift, Z[r0 + c])
+            total = zero
+            for c in range(k):
+                D[r0 + c] = exp_nonpositive(Z[r0 + c] - shift)
+                total += D[r0 + c]
+            for c in range(k):
+                D[r0 + c] = D[r0 + c] / total - Y[r0 + c]
+    elif loss == HINGE:
+        for t in range(start, stop):
+            s = two * Y[t] - one
+            D[t] = -s if s * Z[t] < one else zero
+    elif loss == SIGMOID_SQUARED:
+        for t in range(start, stop):
+            p = _sigmoid(Z[t], one)
+            D[t] = two * (p - Y[t]) * p * (one - p)
+
+
+@jit
+def _loss_values(loss, Z, Y, L, start, stop, k):
+    """Fill ``L[start:stop]`` with the loss of each element (for softmax, each row's loss in its
+    first element and 0 in the others)."""
+    one = Z.dtype.type(1)
+    zero = Z.dtype.type(0)
+    two = Z.dtype.type(2)
+    if loss == SQUARED_ERROR:
+        for t in range(start, stop):
             r = Z[t] - Y[t]
             L[t] = r * r
-            D[t] = two * r
     elif loss == LOG_LOSS:
-        for t in range(size):
+        for t in range(start, stop):
             z = Z[t]
-            e = exp_nonpositive(-abs(z))
-            L[t] = max(z, zero) + log1p_unit(e) - Y[t] * z
-            D[t] = (one if z >= zero else e) / (one + e) - Y[t]
+            L[t] = max(z, zero) + log1p_unit(exp_nonpositive(-abs(z))) - Y[t] * z
     elif loss == SOFTMAX_LOG_LOSS:
-        for r0 in range(0, size, k):
+        for r0 in range(start, stop, k):
             shift = Z[r0]
             for c in range(1, k):
                 shift = max(shift, Z[r0 + c])
             total = zero
             dot = zero
             for c in range(k):
-                D[r0 + c] = exp_nonpositive(Z[r0 + c] - shift)
-                total += D[r0 + c]
+                total += exp_nonpositive(Z[r0 + c] - shift)
                 dot += Z[r0 + c] * Y[r0 + c]
-            for c in range(k):
-                D[r0 + c] = D[r0 + c] / total - Y[r0 + c]
                 L[r0 + c] = zero
             L[r0] = np.log(total) + shift - dot
     elif loss == HINGE:
-        for t in range(size):
-            s = two * Y[t] - one
-            margin = s * Z[t]
-            L[t] = max(zero, one - margin)
-            D[t] = -s if margin < one else zero
+        for t in range(start, stop):
+            L[t] = max(zero, one - (two * Y[t] - one) * Z[t])
     elif loss == SIGMOID_SQUARED:
-        for t in range(size):
-            p = _sigmoid(Z[t], one)
-            r = p - Y[t]
+        for t in range(start, stop):
+            r = _sigmoid(Z[t], one) - Y[t]
             L[t] = r * r
-            D[t] = two * r * p * (one - p)
+
+
+@jit
+def _loss_terms(loss, Z, Y, L, D, size, k):
+    """Fill ``L`` and ``D`` for the first ``size`` elements of the flat blocks ``Z``, ``Y``."""
+    _loss_values(loss, Z, Y, L, 0, size, k)
+    _loss_derivative(loss, Z, Y, D, 0, size, k)
