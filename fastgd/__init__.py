@@ -4,9 +4,11 @@ every compiled kernel."""
 from ._driver import DivergenceError
 from ._kernels.optim import NAMES as _OPTIMIZER_CODES
 from .linear import GDClassifier, GDRegressor
+from .mlp import MLPClassifier, MLPRegressor
 
 #: The optimizers every trainer accepts as ``optimizer=``.
 OPTIMIZERS = tuple(_OPTIMIZER_CODES)
 
-__all__ = ["DivergenceError", "GDClassifier", "GDRegressor", "OPTIMIZERS"]
+__all__ = ["DivergenceError", "GDClassifier", "GDRegressor", "MLPClassifier", "MLPRegressor",
+           "OPTIMIZERS"]
 __version__ = "0.1.0"

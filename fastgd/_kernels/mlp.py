@@ -1,10 +1,10 @@
 """Multi-layer perceptron kernels: dense-layer forward and backward passes and a whole epoch.
 
 A network of ``n_layers`` dense layers is described by ``sizes`` (int64, ``n_layers + 1``):
-``[n_features, hidden_1, ..., hidden_{n_layers - 1}, n_outputs]``. Its parameters are ONE flat array
-``P``, layer after layer: the weights ``W_l`` of shape ``(sizes[l], sizes[l + 1])`` row-major (as
-scikit-learn's ``coefs_``), then the biases ``b_l`` of shape ``(sizes[l + 1],)``, so that the optimizer
-updates a single vector. Gradients ``G`` have ``P``'s layout.
+``[n_features, hidden_1, ..., hidden_{n_layers - 1}, n_outputs]``. Its parameters are ONE flat
+array ``P``, layer after layer: the weights ``W_l`` of shape ``(sizes[l], sizes[l + 1])`` row-major
+(as scikit-learn's ``coefs_``), then the biases ``b_l`` of shape ``(sizes[l + 1],)``, so that the
+optimizer updates a single vector. Gradients ``G`` have ``P``'s layout.
 
 Layer ``l`` computes ``A_{l+1} = f(A_l @ W_l + b_l)`` with ``f`` the hidden ``activation`` for every
 layer but the last, whose output is the raw score ``Z`` that the loss (``losses.LOG_LOSS`` for a
@@ -14,17 +14,17 @@ sigmoid output, ``SOFTMAX_LOG_LOSS`` for softmax, ``SQUARED_ERROR`` for regressi
 ``D_l = (D_{l+1} @ W_l.T) * f'(A_l)``, with ``f'`` written in terms of the activation's output
 (relu ``A > 0``, tanh ``1 - A**2``, logistic ``A (1 - A)``).
 
-The compiled kernels work on blocks of at most ``BLOCK_ROWS`` rows held in a workspace ``work`` of
-shape ``(n_layers + 5, BLOCK_ROWS * max(sizes))`` (see ``workspace``): rows ``0..n_layers`` hold each
-layer's activations (row 0 the gathered input rows, row ``n_layers`` the scores), two rows hold the
+The compiled kernels work on blocks of at most ``BLOCK_ROWS`` rows held in a workspace ``work``
+of shape ``(n_layers + 5, BLOCK_ROWS * max(sizes))`` (see ``workspace``): rows ``0..n_layers`` hold
+each layer's activations (row 0 the gathered input rows, row ``n_layers`` the scores), two rows hold the
 deltas (ping-pong), one the targets and one the loss terms of the block. Every buffer is flat and
 row-major, ``m * width`` entries for ``m`` rows, so each inner loop is unit-stride over a layer's
 width.
 
-Three variants share each signature, as for the linear kernels: a NumPy reference (no underscore),
-a serial ``@njit`` kernel and, for the gradient and the forward pass, a ``parallel=True`` kernel
-that splits rows into one contiguous part per thread, each with its own gradient buffer and
-workspace, reduced serially in a fixed order (deterministic for a given thread count).
+Each NumPy reference (no underscore) has a compiled twin; the epoch and the forward pass are
+compiled twice from one body, serially and with ``parallel=True``, where the parallel build splits
+rows into one contiguous part per thread, each with its own gradient buffer and workspace, added
+in a fixed order (deterministic for a given thread count).
 """
 
 import numpy as np
@@ -115,7 +115,8 @@ def dense_forward(A_in, W, b, activation):
 def dense_backward(A_in, D_out, W, activation_in):
     """Return ``(G_W, G_b, D_in)``: ``A_in.T @ D_out``, ``D_out.sum(0)`` and the delta of the layer
     below, ``(D_out @ W.T) * f'(A_in)`` for ``A_in`` the output of an ``activation_in`` layer."""
-    return A_in.T @ D_out, D_out.sum(axis=0), (D_out @ W.T) * activation_derivative(activation_in, A_in)
+    D_in = (D_out @ W.T) * activation_derivative(activation_in, A_in)
+    return A_in.T @ D_out, D_out.sum(axis=0), D_in
 
 
 def forward(X, P, sizes, activation, link):
@@ -177,166 +178,231 @@ def run_epoch(X, Y, sw, order, P, S, hyper, batch_size, sizes, activation, loss,
 
 
 # --- compiled kernels -------------------------------------------------------------------------
-# Inner loops index 2-D views with a bare loop counter (``z[j]``): LLVM then sees unit-stride,
-# non-negative indices and emits SIMD code; the same loops over flat offsets (``A[o + j]``) ran 6x
-# slower.
+# Buffers are flat and row-major, and a row is taken as a 1-D slice (``x = A[r * n:(r + 1) * n]``)
+# whose inner loops index it with a bare loop counter (``x[j]``): LLVM then sees unit-stride,
+# non-negative indices and emits SIMD code, where the same loops over ``A[r * n + j]`` ran 6x
+# slower. A slice costs about 1 ns and a ``reshape`` 15, which counts at one row per batch.
 
 @jit
-def _activate(activation, Z):
-    """Apply ``f`` in place to the flat array ``Z``."""
+def _activate(activation, Z, size):
+    """Apply ``f`` in place to the first ``size`` entries of ``Z``."""
     zero = Z.dtype.type(0)
     one = Z.dtype.type(1)
     if activation == RELU:
-        for t in range(Z.size):
+        for t in range(size):
             Z[t] = max(Z[t], zero)
     elif activation == TANH:
-        for t in range(Z.size):
+        for t in range(size):
             Z[t] = np.tanh(Z[t])
     elif activation == LOGISTIC:
-        for t in range(Z.size):
+        for t in range(size):
             Z[t] = _sigmoid(Z[t], one)
 
 
 @jit
-def _activation_derivative(activation, A, D):
-    """Multiply the flat deltas ``D`` in place by ``f'`` at the flat activations ``A``."""
-    zero = A.dtype.type(0)
+def _activation_derivative(activation, A, D, size):
+    """Multiply the first ``size`` deltas ``D`` in place by ``f'`` at the activations ``A``, for
+    tanh and logistic (``_dense_backward`` handles relu, and identity's ``f'`` is 1)."""
     one = A.dtype.type(1)
-    if activation == RELU:
-        for t in range(D.size):
-            D[t] = D[t] if A[t] > zero else zero
-    elif activation == TANH:
-        for t in range(D.size):
+    if activation == TANH:
+        for t in range(size):
             D[t] *= one - A[t] * A[t]
     elif activation == LOGISTIC:
-        for t in range(D.size):
+        for t in range(size):
             D[t] *= A[t] * (one - A[t])
 
 
 @jit
-def _dense_forward(A_in, A_out, W, b, activation, nz):
-    """Write ``f(A_in @ W + b)`` into ``A_out`` (m, n_out); ``nz`` is (n_in,) int64 scratch.
+def _nonzero(x, nz):
+    """Write the indices of the non-zero entries of ``x`` to the front of ``nz``; return how many.
 
-    Per row: the indices of its non-zero inputs first (ReLU outputs and blank pixels are exactly
-    0, and skipping their rows of ``W`` halves the work), then four rows of ``W`` per pass over the
-    output, so that each load and store of the output serves four multiply-adds.
+    Branch-free: which ReLU outputs are 0 is random, and a branch on it was mispredicted about
+    half the time (0.6 us a row of a 64-64-10 network).
+    """
+    zero = x.dtype.type(0)
+    count = 0
+    for i in range(x.size):
+        nz[count] = i
+        count += np.int64(x[i] != zero)
+    return count
+
+
+@jit
+def _dense_forward(A_in, A_out, W, b, m, n_in, n_out, activation, nz):
+    """Write ``f(A_in @ W + b)`` into ``A_out``: ``A_in`` (m, n_in), ``W`` (n_in, n_out) and
+    ``A_out`` (m, n_out) flat row-major, ``b`` (n_out,); ``nz`` is (n_in,) int64 scratch.
+
+    Each pass over an output row adds several rows of ``W``, so that each load and store of it
+    serves several multiply-adds. A row whose inputs are mostly non-zero takes eight rows of ``W``
+    at a time; otherwise (ReLU outputs, blank pixels) only the rows of its non-zero inputs, four
+    at a time, which skips about half the work.
     """
     zero = A_in.dtype.type(0)
-    m, n_in = A_in.shape
-    n_out = W.shape[1]
     for r in range(m):
-        x = A_in[r]
-        z = A_out[r]
+        x = A_in[r * n_in:(r + 1) * n_in]
+        z = A_out[r * n_out:(r + 1) * n_out]
         for j in range(n_out):
             z[j] = b[j]
-        count = 0
-        for i in range(n_in):
-            if x[i] != zero:
-                nz[count] = i
-                count += 1
+        count = _nonzero(x, nz)
+        if 4 * count >= 3 * n_in:
+            i = 0
+            while i + 8 <= n_in:
+                a0, a1, a2, a3 = x[i], x[i + 1], x[i + 2], x[i + 3]
+                a4, a5, a6, a7 = x[i + 4], x[i + 5], x[i + 6], x[i + 7]
+                w0 = W[i * n_out:(i + 1) * n_out]
+                w1 = W[(i + 1) * n_out:(i + 2) * n_out]
+                w2 = W[(i + 2) * n_out:(i + 3) * n_out]
+                w3 = W[(i + 3) * n_out:(i + 4) * n_out]
+                w4 = W[(i + 4) * n_out:(i + 5) * n_out]
+                w5 = W[(i + 5) * n_out:(i + 6) * n_out]
+                w6 = W[(i + 6) * n_out:(i + 7) * n_out]
+                w7 = W[(i + 7) * n_out:(i + 8) * n_out]
+                for j in range(n_out):
+                    z[j] += ((a0 * w0[j] + a1 * w1[j]) + (a2 * w2[j] + a3 * w3[j])
+                             + ((a4 * w4[j] + a5 * w5[j]) + (a6 * w6[j] + a7 * w7[j])))
+                i += 8
+            for u in range(i, n_in):
+                a = x[u]
+                w = W[u * n_out:(u + 1) * n_out]
+                for j in range(n_out):
+                    z[j] += a * w[j]
+            continue
         t = 0
         while t + 4 <= count:
             i0, i1, i2, i3 = nz[t], nz[t + 1], nz[t + 2], nz[t + 3]
             a0, a1, a2, a3 = x[i0], x[i1], x[i2], x[i3]
-            w0, w1, w2, w3 = W[i0], W[i1], W[i2], W[i3]
+            w0 = W[i0 * n_out:(i0 + 1) * n_out]
+            w1 = W[i1 * n_out:(i1 + 1) * n_out]
+            w2 = W[i2 * n_out:(i2 + 1) * n_out]
+            w3 = W[i3 * n_out:(i3 + 1) * n_out]
             for j in range(n_out):
-                z[j] += a0 * w0[j] + a1 * w1[j] + a2 * w2[j] + a3 * w3[j]
+                z[j] += (a0 * w0[j] + a1 * w1[j]) + (a2 * w2[j] + a3 * w3[j])
             t += 4
         for u in range(t, count):
             a = x[nz[u]]
-            w = W[nz[u]]
+            w = W[nz[u] * n_out:(nz[u] + 1) * n_out]
             for j in range(n_out):
                 z[j] += a * w[j]
-    _activate(activation, A_out.reshape(-1))
+    _activate(activation, A_out, m * n_out)
 
 
 @jit
-def _dense_backward(A_in, D_out, D_in, W, G_W, G_b, activation_in, propagate):
+def _dense_backward(A_in, D_out, D_in, W, G_W, G_b, m, n_in, n_out, activation_in, propagate,
+                    nz):
     """Add ``A_in.T @ D_out`` to ``G_W`` (n_in, n_out) and ``D_out.sum(0)`` to ``G_b``; when
     ``propagate``, write the delta of the layer below, ``(D_out @ W.T) * f'(A_in)``, into ``D_in``
-    (m, n_in).
+    (m, n_in). All flat row-major; ``nz`` is (n_in,) int64 scratch.
 
-    ``G_W`` is updated from four rows at a time, so that each load and store of a row of ``G_W``
-    serves four multiply-adds; a row of ``G_W`` whose four inputs are all zero is skipped.
+    ``G_W`` is updated from eight rows at a time, so that each load and store of a row of ``G_W``
+    serves eight multiply-adds, and a row of ``G_W`` whose eight inputs are all zero is skipped;
+    the rows left over (all of them at batch size 1) add only their non-zero inputs. Below a ReLU
+    layer only the deltas of its non-zero outputs are computed, since ``f'`` is 0 elsewhere.
     """
     zero = A_in.dtype.type(0)
-    m, n_in = A_in.shape
-    n_out = W.shape[1]
     r = 0
-    while r + 4 <= m:
-        x0, x1, x2, x3 = A_in[r], A_in[r + 1], A_in[r + 2], A_in[r + 3]
-        d0, d1, d2, d3 = D_out[r], D_out[r + 1], D_out[r + 2], D_out[r + 3]
+    while r + 8 <= m:
+        x0 = A_in[r * n_in:(r + 1) * n_in]
+        x1 = A_in[(r + 1) * n_in:(r + 2) * n_in]
+        x2 = A_in[(r + 2) * n_in:(r + 3) * n_in]
+        x3 = A_in[(r + 3) * n_in:(r + 4) * n_in]
+        x4 = A_in[(r + 4) * n_in:(r + 5) * n_in]
+        x5 = A_in[(r + 5) * n_in:(r + 6) * n_in]
+        x6 = A_in[(r + 6) * n_in:(r + 7) * n_in]
+        x7 = A_in[(r + 7) * n_in:(r + 8) * n_in]
+        d0 = D_out[r * n_out:(r + 1) * n_out]
+        d1 = D_out[(r + 1) * n_out:(r + 2) * n_out]
+        d2 = D_out[(r + 2) * n_out:(r + 3) * n_out]
+        d3 = D_out[(r + 3) * n_out:(r + 4) * n_out]
+        d4 = D_out[(r + 4) * n_out:(r + 5) * n_out]
+        d5 = D_out[(r + 5) * n_out:(r + 6) * n_out]
+        d6 = D_out[(r + 6) * n_out:(r + 7) * n_out]
+        d7 = D_out[(r + 7) * n_out:(r + 8) * n_out]
         for i in range(n_in):
             a0, a1, a2, a3 = x0[i], x1[i], x2[i], x3[i]
-            if a0 != zero or a1 != zero or a2 != zero or a3 != zero:
-                g = G_W[i]
+            a4, a5, a6, a7 = x4[i], x5[i], x6[i], x7[i]
+            if (a0 != zero or a1 != zero or a2 != zero or a3 != zero or a4 != zero or a5 != zero
+                    or a6 != zero or a7 != zero):
+                g = G_W[i * n_out:(i + 1) * n_out]
                 for j in range(n_out):
-                    g[j] += a0 * d0[j] + a1 * d1[j] + a2 * d2[j] + a3 * d3[j]
-        r += 4
+                    g[j] += (((a0 * d0[j] + a1 * d1[j]) + (a2 * d2[j] + a3 * d3[j]))
+                             + ((a4 * d4[j] + a5 * d5[j]) + (a6 * d6[j] + a7 * d7[j])))
+        r += 8
     for u in range(r, m):
-        x = A_in[u]
-        d = D_out[u]
-        for i in range(n_in):
-            a = x[i]
-            if a != zero:
-                g = G_W[i]
-                for j in range(n_out):
-                    g[j] += a * d[j]
+        x = A_in[u * n_in:(u + 1) * n_in]
+        d = D_out[u * n_out:(u + 1) * n_out]
+        for t in range(_nonzero(x, nz)):
+            a = x[nz[t]]
+            g = G_W[nz[t] * n_out:(nz[t] + 1) * n_out]
+            for j in range(n_out):
+                g[j] += a * d[j]
     for u in range(m):
-        d = D_out[u]
+        d = D_out[u * n_out:(u + 1) * n_out]
         for j in range(n_out):
             G_b[j] += d[j]
-    if propagate:
-        for u in range(m):
-            d = D_out[u]
-            e = D_in[u]
+    if not propagate:
+        return
+    relu = activation_in == RELU
+    for u in range(m):
+        x = A_in[u * n_in:(u + 1) * n_in]
+        d = D_out[u * n_out:(u + 1) * n_out]
+        e = D_in[u * n_in:(u + 1) * n_in]
+        if relu:  # f' is 1 where the output is positive and 0 where it is 0
             for i in range(n_in):
-                w = W[i]
+                e[i] = zero
+            for t in range(_nonzero(x, nz)):
+                w = W[nz[t] * n_out:(nz[t] + 1) * n_out]
+                s = zero
+                for j in range(n_out):
+                    s += w[j] * d[j]
+                e[nz[t]] = s
+        else:
+            for i in range(n_in):
+                w = W[i * n_out:(i + 1) * n_out]
                 s = zero
                 for j in range(n_out):
                     s += w[j] * d[j]
                 e[i] = s
-        _activation_derivative(activation_in, A_in.reshape(-1), D_in.reshape(-1))
+    if not relu:
+        _activation_derivative(activation_in, A_in, D_in, m * n_in)
 
 
 @jit
 def _layer(P, w, n_in, n_out):
-    """Views ``(W, b)`` of the layer whose weights start at ``w`` in the flat ``P``."""
+    """Flat views ``(W, b)`` of the layer whose weights start at ``w`` in ``P``."""
     b = w + n_in * n_out
-    return P[w:b].reshape((n_in, n_out)), P[b:b + n_out]
+    return P[w:b], P[b:b + n_out]
 
 
 @jit
 def _network_forward(work, P, sizes, activation, m, nz):
-    """Run the ``m`` rows in ``work[0]`` through every layer; the scores end in ``work[n_layers]``."""
+    """Run the ``m`` rows in ``work[0]`` through every layer; the scores end in
+    ``work[n_layers]``."""
     n_layers = sizes.size - 1
     w = 0
     for l in range(n_layers):
         n_in, n_out = sizes[l], sizes[l + 1]
         W, b = _layer(P, w, n_in, n_out)
-        _dense_forward(work[l, :m * n_in].reshape((m, n_in)),
-                       work[l + 1, :m * n_out].reshape((m, n_out)), W, b,
+        _dense_forward(work[l], work[l + 1], W, b, m, n_in, n_out,
                        activation if l < n_layers - 1 else IDENTITY, nz)
         w += n_in * n_out + n_out
 
 
 @jit
 def _accumulate(X, Y, sw, order, lo, hi, P, sizes, activation, loss, G, work, nz):
-    """Set ``G`` to the weighted gradient sum of rows ``order[lo:hi]``; return their loss sum."""
+    """Add the weighted gradient sum of rows ``order[lo:hi]`` to ``G``; return their loss sum."""
     n_layers = sizes.size - 1
     d = sizes[0]
     k = sizes[n_layers]
+    A0 = work[0]
     Yb = work[n_layers + 3]
     Lb = work[n_layers + 4]
-    G[:] = 0
     total = 0.0
     for r0 in range(lo, hi, BLOCK_ROWS):
         m = min(BLOCK_ROWS, hi - r0)
-        A0 = work[0, :m * d].reshape((m, d))
         for i in range(m):
             row = order[r0 + i]
             x = X[row]
-            a = A0[i]
+            a = A0[i * d:(i + 1) * d]
             for j in range(d):
                 a[j] = x[j]
             for c in range(k):
@@ -357,25 +423,35 @@ def _accumulate(X, Y, sw, order, lo, hi, P, sizes, activation, loss, G, work, nz
             other = 2 * n_layers + 3 - cur  # the other delta row
             W, _ = _layer(P, w, n_in, n_out)
             G_W, G_b = _layer(G, w, n_in, n_out)
-            _dense_backward(work[l, :m * n_in].reshape((m, n_in)),
-                            work[cur, :m * n_out].reshape((m, n_out)),
-                            work[other, :m * n_in].reshape((m, n_in)), W, G_W, G_b, activation,
-                            l > 0)
+            _dense_backward(work[l], work[cur], work[other], W, G_W, G_b, m, n_in, n_out,
+                            activation, l > 0, nz)
             cur = other
     return total
 
 
 @jit
-def _finish_gradient(G, P, sizes, n_rows, alpha):
-    inv = G.dtype.type(1.0 / n_rows)
+def _start_gradient(G, P, sizes, c):
+    """Set ``G`` to ``c * W`` for every layer's weights and 0 for its biases.
+
+    With ``c = rows * alpha``, adding the rows' gradient sum and then scaling by ``1 / rows``
+    leaves the mean gradient plus the L2 term ``alpha * W``: one pass instead of two, and none
+    for a batch of one row.
+    """
     w = 0
     for l in range(sizes.size - 1):
         n_w = sizes[l] * sizes[l + 1]
-        for t in range(w, w + n_w):
-            G[t] = G[t] * inv + alpha * P[t]
-        for t in range(w + n_w, w + n_w + sizes[l + 1]):
-            G[t] *= inv
+        G_W, G_b = G[w:w + n_w], G[w + n_w:w + n_w + sizes[l + 1]]
+        P_W = P[w:w + n_w]
+        for t in range(n_w):
+            G_W[t] = c * P_W[t]
+        _zero(G_b)
         w += n_w + sizes[l + 1]
+
+
+@jit
+def _scale(G, factor):
+    for t in range(G.size):
+        G[t] *= factor
 
 
 @jit
@@ -384,9 +460,14 @@ def _scale_weights(P, sizes, factor):
     w = 0
     for l in range(sizes.size - 1):
         n_w = sizes[l] * sizes[l + 1]
-        for t in range(w, w + n_w):
-            P[t] *= factor
+        _scale(P[w:w + n_w], factor)
         w += n_w + sizes[l + 1]
+
+
+@jit
+def _zero(G):
+    for t in range(G.size):
+        G[t] = 0
 
 
 @jit
@@ -402,7 +483,9 @@ def _run_epoch_body(X, Y, sw, order, P, S, hyper, batch_size, sizes, activation,
     A batch of at least ``2 * min_rows_per_thread(n_params)`` rows is split into up to
     ``n_threads`` contiguous parts, each with its own gradient buffer and workspace, whose
     gradients are then added in part order. Compiled twice: ``_run_epoch`` (where ``prange`` is
-    ``range``) and ``_run_epoch_parallel``.
+    ``range``) and ``_run_epoch_parallel``. (The serial build must not call a ``parallel=True``
+    function instead: numba 0.68 then caches serial code that makes a null call in any process
+    that has not started its threads yet.)
     """
     n = X.shape[0]
     min_rows = _min_rows_per_thread(P.size)
@@ -415,20 +498,25 @@ def _run_epoch_body(X, Y, sw, order, P, S, hyper, batch_size, sizes, activation,
     total = 0.0
     for lo in range(0, n, batch_size):
         hi = min(n, lo + batch_size)
-        parts = min(n_parts, max(1, (hi - lo) // min_rows))
+        rows = hi - lo
+        _start_gradient(G0, P, sizes, rows * alpha)
+        parts = min(n_parts, max(1, rows // min_rows))
         if parts == 1:
             total += _accumulate(X, Y, sw, order, lo, hi, P, sizes, activation, loss, G0, work[0],
                                  nz[0])
         else:
             for t in prange(parts):
-                partial[t] = _accumulate(X, Y, sw, order, lo + t * (hi - lo) // parts,
-                                         lo + (t + 1) * (hi - lo) // parts, P, sizes, activation,
-                                         loss, G[t], work[t], nz[t])
+                if t > 0:
+                    _zero(G[t])
+                partial[t] = _accumulate(X, Y, sw, order, lo + t * rows // parts,
+                                         lo + (t + 1) * rows // parts, P, sizes, activation, loss,
+                                         G[t], work[t], nz[t])
             for t in range(parts):
                 total += partial[t]
                 if t > 0:
                     _add_into(G0, G[t])
-        _finish_gradient(G0, P, sizes, hi - lo, alpha)
+        if rows > 1:
+            _scale(G0, 1.0 / rows)
         step += 1
         rate = _step_rate(schedule, lr, step, schedule_hyper)
         if decay != 0:
@@ -454,10 +542,10 @@ def _forward_body(X, P, sizes, activation, link, out, n_threads):
         hi_t = (t + 1) * n // n_parts
         for r0 in range(t * n // n_parts, hi_t, BLOCK_ROWS):
             m = min(BLOCK_ROWS, hi_t - r0)
-            A0 = work[0, :m * d].reshape((m, d))
+            A0 = work[0]
             for i in range(m):
                 x = X[r0 + i]
-                a = A0[i]
+                a = A0[i * d:(i + 1) * d]
                 for j in range(d):
                     a[j] = x[j]
             _network_forward(work, P, sizes, activation, m, nz)

@@ -1,0 +1,326 @@
+"""What every fastgd estimator shares: parameter constraints, input validation, sample and class
+weights, the early-stopping split, the optimizer state, the schedule, stopping rules and callback
+handed to the driver, and the fitted attributes it leaves.
+
+A model family (linear.py, mlp.py) supplies the parameters it trains and the object that runs its
+epochs; it calls :func:`fastgd._driver.train` itself with :meth:`BaseGD._train_options`.
+"""
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import _check_sample_weight, validate_data
+
+from ._driver import BACKENDS, SCHEDULES, OptimizerState, Schedule, Stopping
+from ._kernels import optim
+
+DTYPES = [np.float64, np.float32]
+
+#: "auto" learning rate of the adaptive optimizers: torch.optim's defaults, since their step does
+#: not scale with the gradient.
+ADAPTIVE_DEFAULT_RATE = {optim.ADAGRAD: 0.01, optim.RMSPROP: 0.01, optim.ADAM: 0.001,
+                         optim.ADAMW: 0.001}
+
+
+class BaseGD(BaseEstimator):
+    """Validation, optimizer state and the options of the driver, shared by every estimator.
+
+    A subclass defines ``_targets``, ``_initial_params``, ``_same_shape``, ``_set_params``,
+    ``_auto_learning_rate`` and ``_run`` (which builds its epochs object and calls ``train``).
+    """
+
+    _parameter_constraints = {
+        "optimizer": [StrOptions(set(optim.NAMES))],
+        "learning_rate": [StrOptions({"auto"}), Interval(Real, 0, None, closed="neither")],
+        "schedule": [StrOptions(set(SCHEDULES)), callable],
+        "epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [None, Interval(Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "momentum": [Interval(Real, 0, 1, closed="left")],
+        "beta_1": [Interval(Real, 0, 1, closed="left")],
+        "beta_2": [Interval(Real, 0, 1, closed="left")],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
+        "rho": [Interval(Real, 0, 1, closed="left")],
+        "power_t": [Interval(Real, 0, None, closed="left")],
+        "gamma": [Interval(Real, 0, 1, closed="right")],
+        "step_size": [Interval(Integral, 1, None, closed="left")],
+        "tol": [None, Interval(Real, 0, None, closed="left")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "loss_threshold": [None, Real],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "max_time": [None, Interval(Real, 0, None, closed="neither")],
+        "warm_start": ["boolean"],
+        "backend": [StrOptions(set(BACKENDS))],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "callback": [None, callable],
+    }
+
+    # --- fitting ---------------------------------------------------------------------------
+
+    def _fit(self, X, y, sample_weight, **init):
+        """Fit from scratch (or continue, with ``warm_start``); ``init`` holds initial values that
+        the family's ``_initial_params`` understands."""
+        X, y = validate_data(self, X, y, dtype=DTYPES, order="C", **self._y_options())
+        self._rng = rng = check_random_state(self.random_state)
+        Y, loss, class_sw = self._targets(y, X.dtype, first_call=True)
+        sw = self._sample_weight(sample_weight, X, class_sw)
+        warm = self.warm_start and hasattr(self, "_state") and self._same_shape(Y.shape[1], X.shape[1])
+        P = self._initial_params(X.dtype, Y.shape[1], X.shape[1], warm, **init)
+        fresh_state = optim.allocate_state(self._optimizer, P.size, X.dtype)
+        if not (warm and self._state.S.shape == fresh_state.shape
+                and self._state.S.dtype == fresh_state.dtype):
+            self._state = OptimizerState(fresh_state)
+        validation = None
+        if self.early_stopping:
+            X, Y, sw, validation = self._split_validation(X, Y, sw, y, rng)
+        if not warm:
+            self._set_learning_rate(X, sw, loss)
+        history = list(self.loss_history_) if warm else []
+        self._run(X, Y, sw, P, loss, rng, self.epochs, validation, history)
+        return self
+
+    def _partial_fit(self, X, y, classes, sample_weight):
+        first_call = not hasattr(self, "_state")
+        X, y = validate_data(self, X, y, dtype=DTYPES, order="C", reset=first_call,
+                             **self._y_options())
+        if not first_call and X.dtype != self._state.S.dtype:
+            X = X.astype(self._state.S.dtype)
+        Y, loss, class_sw = self._targets(y, X.dtype, first_call=first_call, classes=classes)
+        sw = self._sample_weight(sample_weight, X, class_sw)
+        if first_call:
+            self._rng = check_random_state(self.random_state)
+            P = self._initial_params(X.dtype, Y.shape[1], X.shape[1], warm=False)
+            self._state = OptimizerState(optim.allocate_state(self._optimizer, P.size, X.dtype))
+            self._set_learning_rate(X, sw, loss)
+            history = []
+        else:
+            if not self._same_shape(Y.shape[1], X.shape[1]):
+                raise ValueError(f"y has {Y.shape[1]} outputs or the parameters changed shape "
+                                 "since the first call to partial_fit; fit a new estimator.")
+            P = self._initial_params(X.dtype, Y.shape[1], X.shape[1], warm=True)
+            history = list(self.loss_history_)
+        self._run(X, Y, sw, P, loss, self._rng, 1, None, history)
+        return self
+
+    def _y_options(self):
+        return {"y_numeric": isinstance(self, RegressorMixin)}
+
+    def _train_options(self, P, epochs, rng, validation, offset):
+        """Keyword arguments of :func:`fastgd._driver.train` after ``offset`` earlier epochs:
+        the schedule, the stopping rules, and the callback that sees the current parameters."""
+        schedule = _OffsetSchedule(
+            kind=self.schedule, lr=self.learning_rate_, power_t=self.power_t, gamma=self.gamma,
+            step_size=self.step_size, epochs=self.epochs, offset=offset)
+        stopping = Stopping(tol=self.tol, n_iter_no_change=self.n_iter_no_change,
+                            loss_threshold=self.loss_threshold, max_time=self.max_time,
+                            validation=validation)
+        callback = None
+        if self.callback is not None:
+            def callback(e, loss_value):
+                self._set_params(P)
+                return bool(self.callback(offset + e, loss_value, self))
+        return dict(schedule=schedule, stopping=stopping, epochs=epochs,
+                    batch_size=self.batch_size, shuffle=self.shuffle, rng=rng, callback=callback,
+                    verbose=self.verbose, name=type(self).__name__)
+
+    def _record(self, P, result, history, validation):
+        """Set the fitted attributes after a call to ``train``."""
+        self._set_params(P)
+        self.loss_history_ = np.asarray(history + result.loss_history)
+        if validation is not None:
+            self.validation_loss_history_ = np.asarray(result.validation_loss_history)
+        self.n_iter_ = len(self.loss_history_)
+        self.t_ = self._state.step
+        self.stop_reason_ = result.stop_reason
+
+    @property
+    def _optimizer(self):
+        return optim.NAMES[self.optimizer]
+
+    def _hyper(self):
+        """The optimizers' hyper-parameters in the kernels' order (see ``optim``)."""
+        return np.array([self.momentum, self.beta_1, self.beta_2, self.epsilon, self.rho])
+
+    def _set_learning_rate(self, X, sw, loss):
+        if self.learning_rate == "auto":
+            self.learning_rate_ = self._auto_learning_rate(X, sw, loss)
+        else:
+            self.learning_rate_ = float(self.learning_rate)
+
+    def _sample_weight(self, sample_weight, X, class_sw):
+        """Per-row weights, rescaled to average 1 so that the loss is the weighted mean
+        ``sum_i w_i l_i / sum_i w_i`` (as in torch's weighted losses): only their ratios matter, and
+        the "auto" step does not shrink with their scale."""
+        sw = _check_sample_weight(sample_weight, X, dtype=X.dtype, ensure_non_negative=True)
+        if class_sw is not None:
+            sw = sw * class_sw.astype(X.dtype)
+        total = float(sw.sum(dtype=np.float64))
+        if not total > 0:
+            raise ValueError("sample_weight (times class_weight) sums to zero: give some rows a "
+                             "positive weight.")
+        return sw if sample_weight is None and class_sw is None else sw * (len(sw) / total)
+
+    def _split_validation(self, X, Y, sw, y, rng):
+        stratify = y if isinstance(self, ClassifierMixin) else None
+        train_rows, validation_rows = train_test_split(
+            np.arange(len(X)), test_size=self.validation_fraction, stratify=stratify,
+            random_state=rng)
+        if len(train_rows) == 0 or len(validation_rows) == 0:
+            raise ValueError(f"early_stopping needs rows to train and to validate on; with "
+                             f"{len(X)} rows and validation_fraction={self.validation_fraction} "
+                             "one of them is empty. Add rows or change validation_fraction.")
+        validation = (X[validation_rows], Y[validation_rows], sw[validation_rows])
+        return X[train_rows], Y[train_rows], sw[train_rows], validation
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        return tags
+
+
+class ClassifierTargets:
+    """Labels of any type to target rows, class weights, and ``partial_fit``'s ``classes``, for the
+    classifiers. A subclass maps the number of classes to its loss with ``_loss_code(k)``."""
+
+    _parameter_constraints = {"class_weight": [None, dict, StrOptions({"balanced"})]}
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """Run one epoch over ``X``, ``y``, continuing from the previous call. The first call needs
+        ``classes``, every label that any call will see."""
+        if not hasattr(self, "_state") and classes is None:
+            raise ValueError("The first call to partial_fit needs classes=, the list of every label "
+                             "the calls will see.")
+        if self.class_weight == "balanced":
+            raise ValueError("class_weight='balanced' needs every label at once, which partial_fit "
+                             "does not see; pass a dict, e.g. from "
+                             "sklearn.utils.class_weight.compute_class_weight.")
+        return self._partial_fit(X, y, classes, sample_weight)
+
+    def _targets(self, y, dtype, first_call, classes=None):
+        """Return the target array ``Y`` (n, k), the loss code and the class weight of each row.
+
+        Two classes are one output (1 for the second class); more are one-hot rows.
+        """
+        check_classification_targets(y)
+        if first_call:
+            self.classes_ = np.unique(y if classes is None else classes)
+            if len(self.classes_) < 2:
+                raise ValueError(
+                    f"{type(self).__name__} needs at least 2 classes in y, but it holds only one "
+                    f"class: {self.classes_[0]!r}.")
+        elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
+            raise ValueError(f"classes={classes!r} differs from the first call's {self.classes_!r}.")
+        index = np.searchsorted(self.classes_, y)
+        unknown = (index >= len(self.classes_)) | (self.classes_[np.minimum(index, len(self.classes_) - 1)] != y)
+        if unknown.any():
+            raise ValueError(f"y holds labels not in classes: {np.unique(y[unknown])!r}.")
+        k = len(self.classes_)
+        if k == 2:
+            Y = (index == 1).astype(dtype).reshape(-1, 1)
+        else:
+            Y = np.zeros((len(y), k), dtype=dtype)
+            Y[np.arange(len(y)), index] = 1
+        return Y, self._loss_code(k), self._class_weights(y, index)
+
+    def _class_weights(self, y, index):
+        if self.class_weight is None:
+            return None
+        if isinstance(self.class_weight, dict):
+            unknown = set(self.class_weight) - set(self.classes_.tolist())
+            if unknown:
+                raise ValueError(f"class_weight names labels not in classes: {sorted(unknown)!r}.")
+        weights = compute_class_weight(self.class_weight, classes=self.classes_, y=y)
+        return weights[index]
+
+
+class _OffsetSchedule(Schedule):
+    """A schedule continued after ``offset`` earlier epochs (``partial_fit``, ``warm_start``)."""
+
+    def __init__(self, offset, **kwargs):
+        super().__init__(**kwargs)
+        self.offset = offset
+
+    def for_epoch(self, epoch, n_batches):
+        return super().for_epoch(self.offset + epoch, n_batches)
+
+
+#: The documentation of the parameters every estimator shares, for the numpydoc docstrings.
+#: ``{backend}`` documents the family's backends, ``{seeded}`` what the seed draws and ``{weights}``
+#: the fitted attributes that the callback sees.
+COMMON_PARAMETERS = """\
+    optimizer : {{"sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw"}}
+        The update rule, with torch.optim's equations (see ``fastgd._kernels.optim``). Its state
+        (velocities, moments, step count) persists across epochs, ``warm_start`` and
+        ``partial_fit``. With "adamw", ``alpha`` is a decoupled weight decay.
+    schedule : {{"constant", "invscaling", "exponential", "cosine", "step"}} or callable
+        Learning rate over time: invscaling ``lr / t**power_t`` at update ``t``; exponential
+        ``lr * gamma**epoch``; cosine from ``lr`` to 0 over all updates of ``epochs`` epochs; step
+        ``lr * gamma**(epoch // step_size)``; a callable ``epoch -> learning rate`` (epochs from 0).
+    epochs : int
+        Passes over the data.
+    batch_size : int or None
+        Rows per update: 1 is stochastic gradient descent, ``k`` mini-batch, None all rows
+        (vanilla full-batch gradient descent).
+    shuffle : bool
+        Visit rows in a new random order each epoch (mini-batch and SGD only).
+    alpha : float >= 0
+        L2 penalty ``alpha/2 ||W||^2`` on the weights (not the intercepts).
+    momentum, beta_1, beta_2, epsilon, rho : float
+        Hyper-parameters of the optimizers: momentum and nesterov's ``momentum``; adam's
+        ``beta_1``, ``beta_2``; the ``epsilon`` of adagrad, rmsprop and adam; rmsprop's decay ``rho``.
+    power_t, gamma, step_size
+        Hyper-parameters of the schedules.
+    tol : float or None
+        When set, stop once the loss has not improved by ``tol`` for ``n_iter_no_change`` epochs.
+    n_iter_no_change : int
+    loss_threshold : float or None
+        Stop once the training loss is at or below it.
+    early_stopping : bool
+        Hold out ``validation_fraction`` of the rows (stratified for classifiers), stop once their
+        loss has not improved by ``tol`` (0 when None) for ``n_iter_no_change`` epochs, and restore
+        the weights of the best validation loss.
+    validation_fraction : float in (0, 1)
+    max_time : float or None
+        Stop after the epoch during which this many seconds have passed.
+    warm_start : bool
+        ``fit`` continues from the previous fit: its weights, optimizer state, learning rate and
+        epoch count (``epochs`` more epochs; ``loss_history_`` grows).
+{backend}    random_state : int, RandomState or None
+        Seeds {seeded}; the same seed and backend give the same model bit for bit.
+    verbose : bool or int
+        Show a progress bar with the current loss.
+    callback : callable or None
+        ``callback(epoch, loss, estimator)`` after each epoch (from 0), with {weights} holding the
+        current weights; returning True stops training.
+"""
+
+COMMON_ATTRIBUTES = """\
+    learning_rate_ : float
+        The base step size used.
+    loss_history_ : ndarray of shape (n_iter_,)
+        Training loss of each epoch: the mean of each batch's loss before its update (for full
+        batch the loss at the start of the epoch), plus the L2 penalty.
+    validation_loss_history_ : ndarray
+        With ``early_stopping``: the validation loss after each epoch.
+    n_iter_ : int
+        Epochs run (``partial_fit`` calls count as epochs).
+    t_ : int
+        Updates taken.
+    stop_reason_ : {"epochs", "tol", "early_stopping", "loss_threshold", "max_time", "callback"}
+"""
+
+CLASS_WEIGHT_PARAMETER = """\
+    class_weight : dict, "balanced" or None
+        Multiplies each sample's weight by its class's weight; "balanced" uses
+        ``n_samples / (n_classes * count(class))``.
+"""

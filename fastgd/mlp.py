@@ -1,0 +1,381 @@
+"""Multi-layer perceptrons trained by gradient descent: :class:`MLPClassifier` and
+:class:`MLPRegressor`.
+
+They share the linear models' engine: the driver's epoch loop (schedules, stopping rules,
+callbacks, loss history), the optimizers' compiled updates and the loss terms, with the dense-layer
+kernels of ``fastgd._kernels.mlp``. All of a network's weights and biases live in one flat array
+that the optimizer updates in place.
+"""
+
+from numbers import Integral
+
+import numpy as np
+from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
+from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._base import (ADAPTIVE_DEFAULT_RATE, CLASS_WEIGHT_PARAMETER, COMMON_ATTRIBUTES,
+                    COMMON_PARAMETERS, DTYPES, BaseGD, ClassifierTargets)
+from ._driver import n_threads, train
+from ._kernels import losses, mlp, optim
+
+#: backend name -> epoch kernel of the network
+EPOCH_KERNELS = {"numpy": mlp.run_epoch, "numba": mlp._run_epoch,
+                 "parallel": mlp._run_epoch_parallel}
+
+INITS = ("glorot", "he", "unit_norm")
+
+#: "auto" learning rate of plain SGD on a network: the loss of a network has no global curvature
+#: bound to derive a step from (unlike the linear models), so this is the customary default;
+#: momentum and nesterov take ``(1 - momentum)`` times it, the same effective step (with momentum
+#: 0.9 it is scikit-learn's MLP default of 0.001).
+SGD_DEFAULT_RATE = 0.01
+
+
+def initial_weights(init, fan_in, fan_out, rng):
+    """Return the initial ``W`` (fan_in, fan_out) of a layer, float64, drawn from ``rng``.
+
+    glorot: uniform on ``+-sqrt(6 / (fan_in + fan_out))`` (Glorot and Bengio, 2010); he: normal
+    with standard deviation ``sqrt(2 / fan_in)`` (He et al., 2015); unit_norm: standard normal
+    with each unit's incoming weights scaled to norm 1, as in the NumPy tutorial's network.
+    """
+    if init == "glorot":
+        bound = np.sqrt(6.0 / (fan_in + fan_out))
+        return rng.uniform(-bound, bound, (fan_in, fan_out))
+    if init == "he":
+        return rng.standard_normal((fan_in, fan_out)) * np.sqrt(2.0 / fan_in)
+    W = rng.standard_normal((fan_in, fan_out))
+    return W / np.linalg.norm(W, axis=0)
+
+
+def network_output(backend, X, P, sizes, activation, link):
+    """The network's output ``link(Z)`` (n, n_outputs) for rows ``X``, by ``backend``'s kernels."""
+    if backend == "numpy":
+        return mlp.forward(X, P, sizes, activation, link)
+    out = np.empty((X.shape[0], sizes[-1]), dtype=X.dtype)
+    kernel = mlp._forward_parallel if backend == "parallel" else mlp._forward
+    kernel(X, P, sizes, activation, link, out, n_threads(backend))
+    return out
+
+
+class MLPEpochs:
+    """Runs epochs of a network: the flat ``P`` trained on ``X``, ``Y``, ``sw`` by the backend's
+    epoch kernel. The driver's interface, as :class:`fastgd._driver.LinearEpochs`."""
+
+    def __init__(self, X, Y, sw, P, state, *, sizes, activation, loss, optimizer, hyper, alpha,
+                 backend):
+        self.X, self.Y, self.sw, self.params, self.state = X, Y, sw, P, state
+        self.sizes, self.activation, self.loss = sizes, activation, loss
+        self.optimizer, self.hyper, self.alpha, self.backend = optimizer, hyper, alpha, backend
+        # AdamW's penalty is a decay of the weights, not a term of the gradient
+        decoupled = optimizer in optim.DECOUPLED
+        self.l2, self.decay = (0.0, alpha) if decoupled else (alpha, 0.0)
+        self.kernel = EPOCH_KERNELS[backend]
+        self.threads = n_threads(backend)
+
+    def run(self, order, batch, lr, schedule, schedule_hyper):
+        total, self.state.step = self.kernel(
+            self.X, self.Y, self.sw, order, self.params, self.state.S, self.hyper, batch,
+            self.sizes, self.activation, self.loss, self.optimizer, self.l2, self.decay, lr,
+            schedule, schedule_hyper, self.state.step, self.threads)
+        return total
+
+    def penalty(self):
+        if not self.alpha:
+            return 0.0
+        return 0.5 * self.alpha * sum(float(np.sum(W * W)) for W, _ in mlp.unpack(self.params,
+                                                                                  self.sizes))
+
+    def validation_loss(self, X, Y, sw):
+        Z = network_output(self.backend, X, self.params, self.sizes, self.activation,
+                           losses.IDENTITY)
+        L, _ = losses.loss_terms(self.loss, Z, Y)
+        return float(sw @ L.sum(axis=1)) / len(X)
+
+
+class _BaseMLP(BaseGD):
+    """Networks: the layer sizes, initialisation, the flat parameters and predictions."""
+
+    _parameter_constraints = {
+        **BaseGD._parameter_constraints,
+        "hidden_layer_sizes": ["array-like", Integral],
+        "activation": [StrOptions(set(mlp.ACTIVATIONS))],
+        "init": [StrOptions(set(INITS))],
+        "backend": [StrOptions(set(EPOCH_KERNELS))],
+    }
+
+    def _run(self, X, Y, sw, P, loss, rng, epochs, validation, history):
+        """Train ``P`` for ``epochs`` epochs after ``len(history)`` earlier ones; set the fitted
+        attributes."""
+        self._layer_sizes = self._sizes(X.shape[1], Y.shape[1])
+        model = MLPEpochs(X, Y, sw, P, self._state, sizes=self._layer_sizes,
+                          activation=mlp.ACTIVATIONS[self.activation], loss=loss,
+                          optimizer=self._optimizer, hyper=self._hyper(), alpha=float(self.alpha),
+                          backend=self.backend)
+        result = train(model, len(X), **self._train_options(P, epochs, rng, validation,
+                                                             len(history)))
+        self._record(P, result, history, validation)
+
+    def _auto_learning_rate(self, X, sw, loss):
+        if self._optimizer in ADAPTIVE_DEFAULT_RATE:
+            return ADAPTIVE_DEFAULT_RATE[self._optimizer]
+        if self._optimizer in (optim.MOMENTUM, optim.NESTEROV):
+            return SGD_DEFAULT_RATE * (1.0 - self.momentum)
+        return SGD_DEFAULT_RATE
+
+    def _hidden(self):
+        sizes = np.atleast_1d(np.asarray(self.hidden_layer_sizes))
+        if sizes.ndim != 1 or not all(isinstance(h, Integral) and h >= 1 for h in sizes.tolist()):
+            raise ValueError("hidden_layer_sizes must be an int or a sequence of ints >= 1 (one "
+                             f"per hidden layer), got {self.hidden_layer_sizes!r}.")
+        return sizes.tolist()
+
+    def _sizes(self, d, k):
+        """``[n_features, hidden..., n_outputs]`` as the kernels take it."""
+        return np.array([d, *self._hidden(), k], dtype=np.int64)
+
+    def _same_shape(self, k, d):
+        return (hasattr(self, "coefs_")
+                and [W.shape[0] for W in self.coefs_] + [self.coefs_[-1].shape[1]]
+                == self._sizes(d, k).tolist())
+
+    def _initial_params(self, dtype, k, d, warm):
+        """The flat parameters: the fitted ones, or weights drawn by ``init`` and zero biases."""
+        sizes = self._sizes(d, k)
+        if warm:
+            return self._packed_params(dtype)
+        P = np.zeros(mlp.n_params(sizes), dtype=dtype)
+        for l, (W, _) in enumerate(mlp.unpack(P, sizes)):
+            W[:] = initial_weights(self.init, sizes[l], sizes[l + 1], self._rng)
+        return P
+
+    def _packed_params(self, dtype):
+        return np.concatenate([np.concatenate([W.ravel(), b]) for W, b in
+                               zip(self.coefs_, self.intercepts_)]).astype(dtype)
+
+    def _set_params(self, P):
+        layers = mlp.unpack(P, self._layer_sizes)
+        self.coefs_ = [W.copy() for W, _ in layers]
+        self.intercepts_ = [b.copy() for _, b in layers]
+        self.n_layers_ = len(self._layer_sizes)
+        self.n_outputs_ = int(self._layer_sizes[-1])
+
+    def _output(self, X, link):
+        """Return the network's output ``link(Z)`` (n, n_outputs) with the fitted backend."""
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=DTYPES, order="C")
+        sizes = np.array([W.shape[0] for W in self.coefs_] + [self.coefs_[-1].shape[1]],
+                         dtype=np.int64)
+        return network_output(self.backend, X, self._packed_params(X.dtype), sizes,
+                              mlp.ACTIVATIONS[self.activation], link)
+
+
+_BACKEND_PARAMETER = """\
+    backend : {"numba", "parallel", "numpy"}
+        "numba" runs each epoch in one compiled serial call; "parallel" splits each batch large
+        enough across numba's threads, each with its own gradient buffer, and gives the serial
+        result up to rounding (deterministic for a given thread count); "numpy" is the vectorised
+        reference.
+"""
+
+_MLP_PARAMETERS = """\
+    hidden_layer_sizes : int or sequence of int
+        Units of each hidden layer, from the input; ``()`` leaves a linear model.
+    activation : {"relu", "tanh", "logistic", "identity"}
+        Activation of the hidden layers.
+    init : {"glorot", "he", "unit_norm"}
+        Initial weights (biases start at 0): "glorot" uniform on ``+-sqrt(6 / (fan_in +
+        fan_out))``, "he" normal with standard deviation ``sqrt(2 / fan_in)`` (suited to relu),
+        "unit_norm" standard normal with each unit's incoming weights scaled to norm 1.
+    learning_rate : float > 0 or "auto"
+        Step size. "auto": 0.01 for sgd, ``0.01 * (1 - momentum)`` for momentum and nesterov
+        (scikit-learn's 0.001 at momentum 0.9), torch's defaults for the adaptive optimizers (0.01
+        for adagrad and rmsprop, 0.001 for adam and adamw).
+""" + COMMON_PARAMETERS.format(backend=_BACKEND_PARAMETER,
+                               seeded="the initial weights, the shuffle and the validation split",
+                               weights="``coefs_`` and ``intercepts_``")
+
+_MLP_ATTRIBUTES = """\
+    coefs_ : list of ndarray
+        ``coefs_[l]`` of shape (n_units[l], n_units[l + 1]) holds the weights from layer ``l`` to
+        layer ``l + 1``, as in scikit-learn.
+    intercepts_ : list of ndarray
+        ``intercepts_[l]`` of shape (n_units[l + 1],).
+    n_layers_ : int
+        Layers, counting the input and the output: ``len(hidden_layer_sizes) + 2``.
+    n_outputs_ : int
+""" + COMMON_ATTRIBUTES
+
+
+class MLPClassifier(ClassifierMixin, ClassifierTargets, _BaseMLP):
+    __doc__ = f"""A multi-layer perceptron classifier trained by gradient descent.
+
+    The hidden layers compute ``A_(l+1) = f(A_l @ W_l + b_l)``; the output is one sigmoid unit
+    trained with binary cross-entropy for two classes, and a softmax over one unit per class trained
+    with cross-entropy for more. The objective is the weighted mean of the per-row losses plus
+    ``alpha / 2`` times the sum of every squared weight.
+
+    Parameters
+    ----------
+{_MLP_PARAMETERS}{CLASS_WEIGHT_PARAMETER}
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+{_MLP_ATTRIBUTES}    out_activation_ : {{"logistic", "softmax"}}
+    """
+
+    _parameter_constraints = {**_BaseMLP._parameter_constraints,
+                              **ClassifierTargets._parameter_constraints}
+
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, init="glorot",
+                 optimizer="adam", learning_rate="auto", schedule="constant", epochs=200,
+                 batch_size=32, shuffle=True, alpha=0.0, momentum=0.9, beta_1=0.9, beta_2=0.999,
+                 epsilon=1e-8, rho=0.9, power_t=0.25, gamma=0.9, step_size=10, tol=None,
+                 n_iter_no_change=5, loss_threshold=None, early_stopping=False,
+                 validation_fraction=0.1, max_time=None, warm_start=False, backend="numba",
+                 random_state=None, verbose=False, callback=None, class_weight=None):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.init = init
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.schedule = schedule
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.alpha = alpha
+        self.momentum = momentum
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.rho = rho
+        self.power_t = power_t
+        self.gamma = gamma
+        self.step_size = step_size
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.loss_threshold = loss_threshold
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.max_time = max_time
+        self.warm_start = warm_start
+        self.backend = backend
+        self.random_state = random_state
+        self.verbose = verbose
+        self.callback = callback
+        self.class_weight = class_weight
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit to ``X`` (n_samples, n_features) and labels ``y`` (n_samples,)."""
+        return self._fit(X, y, sample_weight)
+
+    def _loss_code(self, k):
+        return losses.LOG_LOSS if k == 2 else losses.SOFTMAX_LOG_LOSS
+
+    def _set_params(self, P):
+        super()._set_params(P)
+        self.out_activation_ = "logistic" if self.n_outputs_ == 1 else "softmax"
+
+    def predict(self, X):
+        """Return the class of each row: the second class where the sigmoid output exceeds 1/2,
+        else the class of the highest softmax output."""
+        scores = self._output(X, losses.IDENTITY)
+        index = (scores[:, 0] > 0).astype(int) if scores.shape[1] == 1 else scores.argmax(axis=1)
+        return self.classes_[index]
+
+    def predict_proba(self, X):
+        """Return class probabilities, shape (n_samples, n_classes)."""
+        check_is_fitted(self)
+        if len(self.classes_) == 2:
+            p = self._output(X, losses.SIGMOID)[:, 0]
+            return np.column_stack([1 - p, p])
+        return self._output(X, losses.SOFTMAX)
+
+    def predict_log_proba(self, X):
+        """Return the logarithm of :meth:`predict_proba`."""
+        return np.log(self.predict_proba(X))
+
+
+class MLPRegressor(RegressorMixin, _BaseMLP):
+    __doc__ = f"""A multi-layer perceptron regressor trained by gradient descent.
+
+    The hidden layers compute ``A_(l+1) = f(A_l @ W_l + b_l)`` and the output layer is linear, one
+    unit per target. The objective is the weighted mean over rows of the squared residuals (summed
+    over the targets), as ``GDRegressor``'s ``squared_error``, plus ``alpha / 2`` times the sum of
+    every squared weight.
+
+    Parameters
+    ----------
+{_MLP_PARAMETERS}
+    Attributes
+    ----------
+{_MLP_ATTRIBUTES}    out_activation_ : "identity"
+    """
+
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, init="glorot",
+                 optimizer="adam", learning_rate="auto", schedule="constant", epochs=200,
+                 batch_size=32, shuffle=True, alpha=0.0, momentum=0.9, beta_1=0.9, beta_2=0.999,
+                 epsilon=1e-8, rho=0.9, power_t=0.25, gamma=0.9, step_size=10, tol=None,
+                 n_iter_no_change=5, loss_threshold=None, early_stopping=False,
+                 validation_fraction=0.1, max_time=None, warm_start=False, backend="numba",
+                 random_state=None, verbose=False, callback=None):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.init = init
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.schedule = schedule
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.alpha = alpha
+        self.momentum = momentum
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.rho = rho
+        self.power_t = power_t
+        self.gamma = gamma
+        self.step_size = step_size
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.loss_threshold = loss_threshold
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.max_time = max_time
+        self.warm_start = warm_start
+        self.backend = backend
+        self.random_state = random_state
+        self.verbose = verbose
+        self.callback = callback
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit to ``X`` (n_samples, n_features) and ``y`` (n_samples,) or (n_samples, n_targets)."""
+        return self._fit(X, y, sample_weight)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None):
+        """Run one epoch over ``X``, ``y``, continuing from the previous call."""
+        return self._partial_fit(X, y, None, sample_weight)
+
+    def _y_options(self):
+        return {"y_numeric": True, "multi_output": True}
+
+    def _targets(self, y, dtype, first_call, classes=None):
+        return y.astype(dtype).reshape(len(y), -1), losses.SQUARED_ERROR, None
+
+    def _set_params(self, P):
+        super()._set_params(P)
+        self.out_activation_ = "identity"
+
+    def predict(self, X):
+        """Return the network's output: (n_samples,) for one target, else (n_samples, n_targets)."""
+        Z = self._output(X, losses.IDENTITY)
+        return Z[:, 0] if Z.shape[1] == 1 else Z
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
