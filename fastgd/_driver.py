@@ -10,14 +10,14 @@ import numba
 import numpy as np
 
 from ._kernels import optim
-from ._kernels.linear import (_local_sgd_epoch, _loss_gradient, _run_epoch, loss_gradient, run_epoch,
-                              scratch)
+from ._kernels.linear import (_local_sgd_epoch, _loss_gradient, _run_epoch, _run_epoch_parallel,
+                              loss_gradient, run_epoch, scratch)
 
 #: backend name -> (epoch function, whether it splits batches across threads)
 BACKENDS = {
     "numpy": (run_epoch, False),
     "numba": (_run_epoch, False),
-    "parallel": (_run_epoch, True),
+    "parallel": (_run_epoch_parallel, True),
     "local_sgd": (_local_sgd_epoch, True),
 }
 

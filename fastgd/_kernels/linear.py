@@ -135,37 +135,17 @@ def _flush_losses(loss, buf, pending, k):
 
 
 # inlined into the batch loop, where a call per batch of one row would cost more than the row; a
-# parallel region calls the compiled function instead, which compiles in half the time
+# parallel region and the loss of held-out rows call the compiled function, which compiles faster
 _accumulate = jit_inline(_accumulate_body)
 _accumulate_call = jit(renamed(_accumulate_body, "_accumulate_call"))
 
 
-def _loss_gradient_body(X, Y, sw, order, lo, hi, P, loss, G, buf):
-    """Set ``G[0]`` to the weighted gradient sum of rows ``order[lo:hi]``; return their loss sum.
-
-    ``G`` (n_parts, k, d + 1) and ``buf`` (n_parts, 5, BLOCK_ROWS * k) hold one buffer per part;
-    a part gets at least ``MIN_ROWS_PER_THREAD`` rows.
-    """
-    nb = hi - lo
-    n_parts = min(G.shape[0], max(1, nb // MIN_ROWS_PER_THREAD))
-    partial = np.empty(n_parts)
-    for t in prange(n_parts):
-        part_loss, pending = _accumulate_call(X, Y, sw, order, lo + t * nb // n_parts,
-                                              lo + (t + 1) * nb // n_parts, P, loss, G[t], buf[t], 0)
-        partial[t] = part_loss + _flush_losses(loss, buf[t], pending, P.shape[0])
-    # reduced by explicit loops, in a fixed order: in a parallel function every array expression
-    # would become a parallel region of its own, and compile as one
-    total = partial[0]
-    for t in range(1, n_parts):
-        total += partial[t]
-        for c in range(G.shape[1]):
-            for j in range(G.shape[2]):
-                G[0, c, j] += G[t, c, j]
-    return total
-
-
-_loss_gradient = jit(_loss_gradient_body)
-_loss_gradient_parallel = jit_parallel(_loss_gradient_body, "_loss_gradient_parallel")
+@jit
+def _loss_gradient(X, Y, sw, order, lo, hi, P, loss, G, buf):
+    """Set ``G[0]`` to the weighted gradient sum of rows ``order[lo:hi]``; return their loss sum
+    (the compiled twin of :func:`loss_gradient`; ``G``, ``buf`` from :func:`scratch`)."""
+    total, pending = _accumulate_call(X, Y, sw, order, lo, hi, P, loss, G[0], buf[0], 0)
+    return total + _flush_losses(loss, buf[0], pending, P.shape[0])
 
 
 @jit_inline
@@ -178,17 +158,18 @@ def _finish_gradient(G, P, n_rows, alpha, fit_intercept):
         G[c, d1 - 1] = G[c, d1 - 1] * inv if fit_intercept else 0
 
 
-@jit
-def _run_batches(X, Y, sw, order, lo, hi, P, S, hyper, batch_size, loss, opt, fit_intercept, alpha,
-                 decay, lr, schedule, schedule_hyper, step, step_stride, G, buf):
+def _batches_body(X, Y, sw, order, lo, hi, P, S, hyper, batch_size, loss, opt, fit_intercept, alpha,
+                  decay, lr, schedule, schedule_hyper, step, step_stride, G, buf):
     """The batches of ``order[lo:hi]`` in turn: gradient, step, update. Returns ``(loss sum, step)``.
 
-    ``step`` grows by ``step_stride`` per batch. ``G`` (n_parts, k, d + 1) and ``buf``
-    (n_parts, 5, BLOCK_ROWS * k) are scratch; with ``n_parts > 1``, large batches are split across
-    threads.
+    ``step`` grows by ``step_stride`` per batch. ``G`` and ``buf`` come from :func:`scratch`, one
+    part per thread: a batch of at least ``MIN_ROWS_PER_THREAD`` rows a part is split into
+    contiguous parts, each with its own gradient buffer, added up in part order afterwards (so the
+    result depends on the thread count, not on timing). Compiled twice: ``_run_batches``, where
+    ``prange`` is ``range`` and there is one part, and ``_run_batches_parallel``. (The serial build
+    must not call a ``parallel=True`` function: numba can then crash loading it from its cache.)
     """
     k, d1 = P.shape
-    n_parts = G.shape[0]
     # views made once: inside the batch loop each would cost atomic reference counting
     G0, buf0 = G[0], buf[0]
     P_flat = P.reshape(-1)
@@ -197,13 +178,29 @@ def _run_batches(X, Y, sw, order, lo, hi, P, S, hyper, batch_size, loss, opt, fi
     pending = 0
     for b_lo in range(lo, hi, batch_size):
         b_hi = min(hi, b_lo + batch_size)
-        if n_parts > 1 and b_hi - b_lo >= 2 * MIN_ROWS_PER_THREAD:
-            total += _loss_gradient_parallel(X, Y, sw, order, b_lo, b_hi, P, loss, G, buf)
+        nb = b_hi - b_lo
+        parts = min(G.shape[0], nb // MIN_ROWS_PER_THREAD)
+        if parts > 1:
+            total += _flush_losses(loss, buf0, pending, k)  # part 0 reuses the buffers
+            pending = 0
+            partial = np.empty(parts)
+            for t in prange(parts):
+                part_loss, part_pending = _accumulate_call(
+                    X, Y, sw, order, b_lo + t * nb // parts, b_lo + (t + 1) * nb // parts, P, loss,
+                    G[t], buf[t], 0)
+                partial[t] = part_loss + _flush_losses(loss, buf[t], part_pending, k)
+            # explicit loops: in a parallel function an array expression is a parallel region
+            for t in range(parts):
+                total += partial[t]
+                if t > 0:
+                    for c in range(k):
+                        for j in range(d1):
+                            G0[c, j] += G[t, c, j]
         else:
             batch_loss, pending = _accumulate(X, Y, sw, order, b_lo, b_hi, P, loss, G0, buf0,
                                               pending)
             total += batch_loss
-        _finish_gradient(G0, P, b_hi - b_lo, alpha, fit_intercept)
+        _finish_gradient(G0, P, nb, alpha, fit_intercept)
         step += step_stride
         rate = _step_rate(schedule, lr, step, schedule_hyper)
         if decay != 0:
@@ -215,6 +212,10 @@ def _run_batches(X, Y, sw, order, lo, hi, P, S, hyper, batch_size, loss, opt, fi
     return total + _flush_losses(loss, buf0, pending, k), step
 
 
+_run_batches = jit(renamed(_batches_body, "_run_batches"))
+_run_batches_parallel = jit_parallel(_batches_body, "_run_batches_parallel")
+
+
 def scratch(n_parts, P):
     """Return the scratch of the compiled kernels for ``n_parts`` threads: gradients ``G``
     (n_parts, k, d + 1) and block buffers (n_parts, 5, BLOCK_ROWS * k)."""
@@ -222,19 +223,22 @@ def scratch(n_parts, P):
             np.empty((n_parts, 5, BLOCK_ROWS * P.shape[0]), dtype=P.dtype))
 
 
-_scratch = jit_inline(scratch)
+def _compiled_epoch(batches, threaded):
+    """The compiled twin of :func:`run_epoch` with the same signature: the whole epoch runs in one
+    call of ``batches``; with ``threaded``, large batches are split across ``n_threads``."""
+
+    def run_epoch(X, Y, sw, order, P, S, hyper, batch_size, loss, opt, fit_intercept, alpha, decay,
+                  lr, schedule, schedule_hyper, step, n_threads):
+        n_parts = max(1, min(n_threads, len(X) // MIN_ROWS_PER_THREAD)) if threaded else 1
+        G, buf = scratch(n_parts, P)
+        return batches(X, Y, sw, order, 0, len(X), P, S, hyper, batch_size, loss, opt,
+                       fit_intercept, alpha, decay, lr, schedule, schedule_hyper, step, 1, G, buf)
+
+    return run_epoch
 
 
-@jit
-def _run_epoch(X, Y, sw, order, P, S, hyper, batch_size, loss, opt, fit_intercept, alpha, decay, lr,
-               schedule, schedule_hyper, step, n_threads):
-    """Compiled twin of :func:`run_epoch`: the whole epoch in one call, no Python per batch.
-
-    With ``n_threads > 1``, batches large enough are split across that many threads.
-    """
-    G, buf = _scratch(max(1, min(n_threads, X.shape[0] // MIN_ROWS_PER_THREAD)), P)
-    return _run_batches(X, Y, sw, order, 0, X.shape[0], P, S, hyper, batch_size, loss, opt,
-                        fit_intercept, alpha, decay, lr, schedule, schedule_hyper, step, 1, G, buf)
+_run_epoch = _compiled_epoch(_run_batches, threaded=False)
+_run_epoch_parallel = _compiled_epoch(_run_batches_parallel, threaded=True)
 
 
 def _local_sgd_body(X, Y, sw, order, P, S, hyper, batch_size, loss, opt, fit_intercept, alpha, decay,
