@@ -220,19 +220,21 @@ class ClassifierTargets:
                     f"class: {self.classes_[0]!r}.")
         elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
             raise ValueError(f"classes={classes!r} differs from the first call's {self.classes_!r}.")
-        index = np.searchsorted(self.classes_, y)
-        unknown = (index >= len(self.classes_)) | (self.classes_[np.minimum(index, len(self.classes_) - 1)] != y)
-        if unknown.any():
-            raise ValueError(f"y holds labels not in classes: {np.unique(y[unknown])!r}.")
+        if classes is not None or not first_call:  # fit takes its classes from y itself
+            unknown = ~np.isin(y, self.classes_)
+            if unknown.any():
+                raise ValueError(f"y holds labels not in classes: {np.unique(y[unknown])!r}.")
         k = len(self.classes_)
         if k == 2:
-            Y = (index == 1).astype(dtype).reshape(-1, 1)
+            # a comparison, not an index array: for a million rows a 1 MB mask, not 8 MB of indices
+            Y = (y == self.classes_[1]).astype(dtype).reshape(-1, 1)
         else:
             Y = np.zeros((len(y), k), dtype=dtype)
-            Y[np.arange(len(y)), index] = 1
-        return Y, self._loss_code(k), self._class_weights(y, index)
+            Y[np.arange(len(y)), np.searchsorted(self.classes_, y)] = 1
+        return Y, self._loss_code(k), self._class_weights(y)
 
-    def _class_weights(self, y, index):
+    def _class_weights(self, y):
+        """Each row's class weight, or None without ``class_weight``."""
         if self.class_weight is None:
             return None
         if isinstance(self.class_weight, dict):
@@ -240,7 +242,7 @@ class ClassifierTargets:
             if unknown:
                 raise ValueError(f"class_weight names labels not in classes: {sorted(unknown)!r}.")
         weights = compute_class_weight(self.class_weight, classes=self.classes_, y=y)
-        return weights[index]
+        return weights[np.searchsorted(self.classes_, y)]
 
 
 class _OffsetSchedule(Schedule):

@@ -22,6 +22,9 @@ _CURVATURE = {
     losses.SIGMOID_SQUARED: 0.5,
 }
 
+_CHUNK_ROWS = 65_536
+
+
 def auto_learning_rate(X, sw, loss, optimizer, momentum, fit_intercept, alpha):
     """Step size for ``learning_rate="auto"``.
 
@@ -34,8 +37,12 @@ def auto_learning_rate(X, sw, loss, optimizer, momentum, fit_intercept, alpha):
     """
     if optimizer in ADAPTIVE_DEFAULT_RATE:
         return ADAPTIVE_DEFAULT_RATE[optimizer]
-    squared_norms = np.einsum("ij,ij->i", X, X, dtype=np.float64) + fit_intercept
-    lipschitz = _CURVATURE[loss] * float((sw * squared_norms).max()) + alpha
+    largest = 0.0
+    for lo in range(0, len(X), _CHUNK_ROWS):  # in chunks: temporaries of a few rows, not of n
+        chunk = X[lo:lo + _CHUNK_ROWS]
+        squared_norms = np.einsum("ij,ij->i", chunk, chunk, dtype=np.float64) + fit_intercept
+        largest = max(largest, float((sw[lo:lo + _CHUNK_ROWS] * squared_norms).max()))
+    lipschitz = _CURVATURE[loss] * largest + alpha
     return (1.0 - momentum if optimizer in (optim.MOMENTUM, optim.NESTEROV) else 1.0) / lipschitz
 
 
