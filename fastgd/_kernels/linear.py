@@ -185,10 +185,16 @@ def _batches_body(X, Y, sw, order, lo, hi, P, S, hyper, batch_size, loss, opt, f
             pending = 0
             partial = np.empty(parts)
             for t in prange(parts):
+                # accumulated in the thread's own allocation, copied out once: neighbouring parts
+                # of G share a cache line, which would bounce between the cores at every row
+                G_part = np.empty((k, d1), dtype=G.dtype)
                 part_loss, part_pending = _accumulate_call(
                     X, Y, sw, order, b_lo + t * nb // parts, b_lo + (t + 1) * nb // parts, P, loss,
-                    G[t], buf[t], 0)
+                    G_part, buf[t], 0)
                 partial[t] = part_loss + _flush_losses(loss, buf[t], part_pending, k)
+                for c in range(k):
+                    for j in range(d1):
+                        G[t, c, j] = G_part[c, j]
             # explicit loops: in a parallel function an array expression is a parallel region
             for t in range(parts):
                 total += partial[t]
@@ -221,6 +227,9 @@ def scratch(n_parts, P):
     (n_parts, k, d + 1) and block buffers (n_parts, 5, BLOCK_ROWS * k)."""
     return (np.empty((n_parts,) + P.shape, dtype=P.dtype),
             np.empty((n_parts, 5, BLOCK_ROWS * P.shape[0]), dtype=P.dtype))
+
+
+_scratch = jit_inline(scratch)
 
 
 def _compiled_epoch(batches, threaded):
@@ -258,13 +267,10 @@ def _local_sgd_body(X, Y, sw, order, P, S, hyper, batch_size, loss, opt, fit_int
     n_threads = max(1, min(n_threads, n // LOCAL_SGD_SYNC_ROWS))
     # whole batches per round, so that no batch straddles an averaging
     sync = max(1, LOCAL_SGD_SYNC_ROWS // batch_size) * batch_size
-    # one (1, ...) scratch per thread, indexed by integers so that _run_batches sees the same
-    # C-contiguous types as in the serial epoch (a slice would compile another specialisation)
-    G = np.empty((n_threads, 1) + P.shape, dtype=P.dtype)
-    buf = np.empty((n_threads, 1, 5, BLOCK_ROWS * P.shape[0]), dtype=P.dtype)
-    # flat copies, averaged by explicit loops: in a parallel function every array expression would
-    # become a parallel region of its own
     P_flat, S_flat = P.reshape(-1), S.reshape(-1)
+    # each thread's model, state and scratch are its own allocations, made once a round: in shared
+    # arrays, neighbouring threads' rows share cache lines that every update would bounce between
+    # the cores; the rows below are written once a round, for the average
     P_local = np.empty((n_threads, P.size), dtype=P.dtype)
     S_local = np.empty((n_threads, S.size), dtype=S.dtype)
     totals = np.empty(n_threads)
@@ -275,17 +281,20 @@ def _local_sgd_body(X, Y, sw, order, P, S, hyper, batch_size, loss, opt, fit_int
         for t in prange(n_threads):
             lo = t * n // n_threads + r * sync
             hi = min((t + 1) * n // n_threads, lo + sync)
-            for j in range(P_flat.size):
-                P_local[t, j] = P_flat[j]
-            for j in range(S_flat.size):
-                S_local[t, j] = S_flat[j]
+            P_t = P.copy()
+            S_t = S.copy()
             if lo < hi:
+                G_t, buf_t = _scratch(1, P)
                 part_loss, _ = _run_batches(
-                    X, Y, sw, order, lo, hi, P_local[t].reshape(P.shape),
-                    S_local[t].reshape(S.shape), hyper, batch_size, loss, opt, fit_intercept, alpha,
-                    decay, lr, schedule, schedule_hyper,
-                    step + r * (sync // batch_size) * n_threads + t, n_threads, G[t], buf[t])
+                    X, Y, sw, order, lo, hi, P_t, S_t, hyper, batch_size, loss, opt,
+                    fit_intercept, alpha, decay, lr, schedule, schedule_hyper,
+                    step + r * (sync // batch_size) * n_threads + t, n_threads, G_t, buf_t)
                 totals[t] += part_loss
+            P_t_flat, S_t_flat = P_t.reshape(-1), S_t.reshape(-1)
+            for j in range(P_flat.size):
+                P_local[t, j] = P_t_flat[j]
+            for j in range(S_flat.size):
+                S_local[t, j] = S_t_flat[j]
         active = 0
         for t in range(n_threads):
             if t * n // n_threads + r * sync < (t + 1) * n // n_threads:
