@@ -80,12 +80,21 @@ def test_optimizers(capsys, tmp_path):
     assert_figures(tmp_path, ["optimizers_landscape.png", "optimizers_loss.png"])
 
 
+def test_digits(capsys, tmp_path):
+    out = run_demo(capsys, tmp_path, "digits")
+    losses = printed_losses(out)
+    assert losses[99] < losses[0] / 10
+    accuracy = float(re.search(r"accuracy\s+([\d.]+)", out).group(1))
+    assert accuracy >= 0.99
+    assert_figures(tmp_path, ["digits_loss.png", "digits_predictions.png"])
+
+
 @pytest.mark.parametrize("argv,message", [
     (["blobs", "--epochs", "0"], "must be greater than 0"),
     (["line", "--alpha", "fast"], "is not a float"),
     (["blobs", "--optimizer", "lbfgs"], "invalid choice"),
     (["optimizers", "--optimizer", "sgd"], "unrecognized arguments"),
-    (["digits"], "invalid choice"),
+    (["digits", "--batch-size", "-3"], "must be greater than 0"),
 ])
 def test_bad_arguments_are_refused(capsys, tmp_path, argv, message):
     with pytest.raises(SystemExit):
