@@ -1,45 +1,39 @@
-"""Shared set-up for the benchmark suite: pinned thread counts and the problems to time."""
+"""pytest set-up for the benchmark suite: the ``--quick`` design, pinned thread counts, and the
+machine description saved with the results."""
 
-import numba
-import numpy as np
 import pytest
-from threadpoolctl import threadpool_limits
 
-from fastgd._kernels import losses, optim
-from fastgd._driver import BACKENDS, n_threads
+from fastgd.bench import machine
 
-THREADS = numba.config.NUMBA_NUM_THREADS
+#: Seconds each benchmark aims to take (see fastgd.bench.cases.rounds_for).
+BUDGET = {"quick": 0.25, "full": 1.5}
+
+
+def pytest_addoption(parser):
+    parser.addoption("--quick", action="store_true",
+                     help="run only the benchmarks marked quick, with fewer rounds")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "quick: part of the quick design (fastgd bench --quick)")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--quick"):
+        config.hook.pytest_deselected(items=[i for i in items if not i.get_closest_marker("quick")])
+        items[:] = [item for item in items if item.get_closest_marker("quick")]
 
 
 @pytest.fixture(autouse=True, scope="session")
 def pinned_threads():
-    """BLAS and numba both use every core, so the NumPy reference and the parallel kernel get the
-    same hardware; the serial kernel is serial by construction."""
-    numba.set_num_threads(THREADS)
-    with threadpool_limits(limits=THREADS):
+    with machine.pinned_threads():
         yield
 
 
-def logistic_problem(n, d, dtype, seed=0):
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n, d), dtype=np.float64).astype(dtype)
-    Y = (rng.random((n, 1)) < 0.5).astype(dtype)
-    return X, Y, np.ones(n, dtype), rng.standard_normal((1, d + 1)).astype(dtype) * 0.01
+@pytest.fixture(scope="session")
+def budget(request):
+    return BUDGET["quick" if request.config.getoption("--quick") else "full"]
 
 
-def epoch_runner(backend, X, Y, sw, P, batch_size):
-    """Return a function running one epoch of ``backend`` on fixed data, as the driver calls it."""
-    run = BACKENDS[backend][0]
-    order = np.arange(len(X), dtype=np.int64)
-    S = optim.allocate_state(optim.SGD, P.size, P.dtype)
-    hyper = np.array([0.9, 0.9, 0.999, 1e-8, 0.9])  # momentum, beta_1, beta_2, epsilon, rho
-    schedule_hyper = np.array([0.25, 1.0])  # power_t, total steps
-    threads = n_threads(backend)
-
-    def one_epoch():
-        # arguments: ..., loss, optimizer, fit_intercept, alpha, decay, lr, schedule,
-        # schedule_hyper, step, n_threads
-        return run(X, Y, sw, order, P, S, hyper, batch_size, losses.LOG_LOSS, optim.SGD, True, 0.0,
-                   0.0, 1e-3, optim.CONSTANT, schedule_hyper, 0, threads)
-
-    return one_epoch
+def pytest_benchmark_update_machine_info(config, machine_info):
+    machine_info["fastgd"] = machine.describe()

@@ -1,0 +1,44 @@
+"""Start-up, apart from every kernel timing: ``import fastgd`` plus the first fit in a fresh
+process, with an empty numba cache (JIT compile) and with the cache that run left (cache load)."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from fastgd._driver import BACKENDS
+from fastgd.bench.machine import THREADS
+
+FIRST_FIT = """
+import time
+start = time.perf_counter()
+import numpy as np
+import fastgd
+imported = time.perf_counter()
+fastgd.GDClassifier(backend="{backend}", epochs=1).fit(np.random.rand(100, 4), np.arange(100) % 2)
+print(imported - start, time.perf_counter() - imported)
+"""
+
+
+@pytest.mark.parametrize("backend", list(BACKENDS))
+def test_first_fit_in_a_fresh_process(benchmark, backend, tmp_path):
+    """The benchmark times the warm start (whole process, cache loaded); the cold compile is one
+    run, recorded in ``extra_info`` with the in-process import and first-fit seconds of both."""
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    code = FIRST_FIT.format(backend=backend)
+
+    def first_fit():
+        out = subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True,
+                             text=True).stdout.split()
+        return float(out[0]), float(out[1])
+
+    cold_import, cold_fit = first_fit()
+    warm = []
+    benchmark.group = "first fit in a fresh process"
+    benchmark.pedantic(lambda: warm.append(first_fit()), rounds=3, iterations=1)
+    benchmark.extra_info.update(
+        variant=backend, threads=THREADS, cold_import_s=cold_import, cold_first_fit_s=cold_fit,
+        warm_import_s=float(np.median([w[0] for w in warm])),
+        warm_first_fit_s=float(np.median([w[1] for w in warm])))

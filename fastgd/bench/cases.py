@@ -1,0 +1,308 @@
+"""The benchmark matrix: which problems are timed, by which variants, and the timed calls.
+
+The pytest-benchmark suite in ``benchmarks/`` and the regression check both build their calls here,
+so that a case means the same thing in both.
+
+A *case* is one training problem: a model (loss), an optimizer, ``n`` rows by ``d`` features, a
+batch size and a dtype, timed either as one ``"epoch"`` (the epoch call that the driver makes,
+recorded from a real ``fit``) or as one ``"fit"`` (a one-epoch ``fit`` of the public estimator,
+validation included, which is what a scikit-learn or PyTorch peer can be compared with). A
+*variant* is what runs it: a fastgd backend ("numpy" is the reference), a peer, or the physical
+limit ``X @ w``.
+
+The full cross product (6 batch sizes x 4 row counts x 4 feature counts x 2 dtypes x 5 losses x 7
+optimizers) is over 6,000 cases: far more than 20 minutes on 2 cores allow. The design is sampled
+instead: each of ``SWEEPS`` varies one axis around a central point, in both dtypes.
+
+Adding an optimizer is a name in ``OPTIMIZERS``; adding a model is an entry in ``MODELS`` and its
+name in a sweep's values.
+"""
+
+import math
+import warnings
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from importlib.util import find_spec
+from time import perf_counter
+from unittest import mock
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import SGDClassifier, SGDRegressor
+from sklearn.neural_network import MLPClassifier as SklearnMLPClassifier
+
+from .._driver import BACKENDS
+from ..linear import GDClassifier, GDRegressor
+from ..mlp import MLPClassifier
+from .machine import THREADS
+
+#: Step size of every timed run: a constant, as scikit-learn's ``eta0``, so that no run spends a
+#: pass over X on ``learning_rate="auto"``; small enough that no benchmarked problem diverges.
+LEARNING_RATE = 0.01
+
+#: The variant every speedup is measured against, and the compiled backends measured against it.
+REFERENCE = "numpy"
+COMPILED = tuple(backend for backend in BACKENDS if backend != REFERENCE)
+
+#: Seconds per update of the variants that loop over batches in Python (measured here). Where their
+#: epoch would take longer than ``MAX_CALL_SECONDS`` they are left out of a case, which would
+#: otherwise cost minutes.
+PYTHON_UPDATE_SECONDS = {"numpy": 25e-6, "torch": 200e-6}
+MAX_CALL_SECONDS = 1.0
+
+DTYPES = ("float64", "float32")
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw")
+
+#: A benchmark's rounds are set so that it takes about a budget of seconds, within these bounds.
+MIN_ROUNDS, MAX_ROUNDS = 5, 200
+
+
+def sgd_peer(estimator, **params):
+    """Return ``make(batch_size, learning_rate)`` building scikit-learn's plain SGD for one epoch
+    (constant step, no penalty, no shuffle). It only does batch size 1, so ``make`` returns None for
+    any other."""
+    def make(batch_size, learning_rate):
+        if batch_size != 1:
+            return None
+        return estimator(**params, learning_rate="constant", eta0=learning_rate, penalty=None,
+                         max_iter=1, tol=None, shuffle=False)
+    return make
+
+
+def mlp_peer(batch_size, learning_rate):
+    """scikit-learn's MLPClassifier for one epoch: one hidden layer of 64, SGD with momentum 0.9."""
+    return SklearnMLPClassifier((64,), solver="sgd", momentum=0.9, nesterovs_momentum=False,
+                                learning_rate_init=learning_rate, batch_size=batch_size, alpha=0.0,
+                                max_iter=1, shuffle=False, random_state=0)
+
+
+@dataclass(frozen=True)
+class Model:
+    """A fastgd estimator with its parameters, the kind of targets it takes (``classes`` 0 for
+    regression), an optional peer ``peer(batch_size, learning_rate) -> estimator or None``, and the
+    backends the estimator has."""
+
+    estimator: type
+    params: dict = field(hash=False)
+    classes: int
+    peer: object = None
+    backends: tuple = tuple(BACKENDS)
+
+
+MODELS = {
+    "log_loss": Model(GDClassifier, {"loss": "log_loss"}, 2,
+                      sgd_peer(SGDClassifier, loss="log_loss")),
+    "hinge": Model(GDClassifier, {"loss": "hinge"}, 2, sgd_peer(SGDClassifier, loss="hinge")),
+    "sigmoid_squared": Model(GDClassifier, {"loss": "sigmoid_squared"}, 2),
+    "softmax": Model(GDClassifier, {"loss": "log_loss"}, 3),
+    "squared_error": Model(GDRegressor, {"loss": "squared_error"}, 0,
+                           sgd_peer(SGDRegressor, loss="squared_error")),
+    "mlp": Model(MLPClassifier, {"hidden_layer_sizes": (64,)}, 2, mlp_peer,
+                 backends=("numpy", "numba", "parallel")),
+}
+
+#: Losses of the PyTorch peer (plain SGD on a linear layer), by model; other models have none.
+TORCH_LOSSES = {"log_loss": "binary_cross_entropy_with_logits", "squared_error": "mse_loss"}
+HAS_TORCH = find_spec("torch") is not None
+
+
+@dataclass(frozen=True)
+class Case:
+    """One timed problem; ``batch=None`` is full batch."""
+
+    kind: str
+    model: str = "log_loss"
+    optimizer: str = "sgd"
+    n: int = 100_000
+    d: int = 32
+    batch: int | None = None
+    dtype: str = "float64"
+
+    @property
+    def id(self):
+        return (f"{self.kind}-{self.model}-{self.optimizer}-{self.n}x{self.d}"
+                f"-b{self.batch or 'full'}-{self.dtype}")
+
+    def info(self):
+        """The case's parameters, for pytest-benchmark's ``extra_info``."""
+        return {"case": self.id, "kind": self.kind, "model": self.model,
+                "optimizer": self.optimizer, "rows": self.n, "features": self.d,
+                "batch": self.batch, "dtype": self.dtype}
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """One axis of ``Case`` varied around ``center``: ``values`` in the full design, ``quick`` in
+    the quick one; ``headline`` values also go in the report's headline table."""
+
+    name: str
+    center: Case
+    axis: str
+    values: tuple
+    quick: tuple = ()
+    headline: tuple = ()
+
+    def cases(self, values=None, dtypes=DTYPES):
+        return [replace(self.center, **{self.axis: value}, dtype=dtype)
+                for value in (self.values if values is None else values) for dtype in dtypes]
+
+
+FULL_BATCH = Case("epoch", n=100_000)
+MINI_BATCH = Case("epoch", n=10_000, batch=32)
+SGD_FIT = Case("fit", n=10_000, batch=1)
+
+SWEEPS = (
+    Sweep("rows, full batch", FULL_BATCH, "n", (1_000, 10_000, 100_000, 1_000_000),
+          quick=(10_000, 1_000_000), headline=(1_000_000,)),
+    Sweep("rows, batch 32", replace(FULL_BATCH, batch=32), "n", (1_000, 10_000, 100_000, 1_000_000),
+          headline=(1_000_000,)),
+    Sweep("features, full batch", FULL_BATCH, "d", (8, 32, 128, 256), quick=(256,)),
+    Sweep("batch size", MINI_BATCH, "batch", (1, 8, 32, 128, 512, None), quick=(1, 32, None),
+          headline=(1, 32)),
+    Sweep("loss, full batch", FULL_BATCH, "model",
+          ("log_loss", "hinge", "sigmoid_squared", "softmax", "squared_error"), quick=("hinge",)),
+    Sweep("optimizer, batch 32", MINI_BATCH, "optimizer", OPTIMIZERS, quick=("adam",),
+          headline=("adam",)),
+    Sweep("one SGD epoch against scikit-learn", SGD_FIT, "model",
+          ("log_loss", "hinge", "squared_error"), quick=("log_loss",), headline=("log_loss",)),
+    Sweep("one SGD epoch on 100,000 rows", replace(SGD_FIT, n=100_000), "d", (32, 100),
+          headline=(32, 100)),
+    Sweep("one mini-batch epoch against PyTorch", replace(SGD_FIT, n=100_000, batch=32), "batch",
+          (32, 256), headline=(32,)),
+    Sweep("MLP (64 hidden, momentum) against scikit-learn",
+          Case("fit", model="mlp", optimizer="momentum", n=10_000, d=64), "batch", (1, 32),
+          quick=(32,), headline=(1, 32)),
+)
+
+
+def design(quick=False):
+    """Return the distinct cases of every sweep, in sweep order."""
+    cases = {}
+    for sweep in SWEEPS:
+        for case in sweep.cases(sweep.quick if quick else sweep.values):
+            cases.setdefault(case, None)
+    return list(cases)
+
+
+def variants(case):
+    """Return the variants that time ``case``; the first, when present, is the NumPy reference."""
+    names = list(MODELS[case.model].backends)
+    if case.kind == "epoch" and case.batch is None:
+        names.append("X @ w")
+    if case.kind == "fit" and MODELS[case.model].peer and MODELS[case.model].peer(case.batch, 1):
+        names.append("scikit-learn")
+    if case.kind == "fit" and HAS_TORCH and case.model in TORCH_LOSSES:
+        names.append("torch")
+    updates = math.ceil(case.n / (case.batch or case.n))
+    return [v for v in names if updates * PYTHON_UPDATE_SECONDS.get(v, 0) <= MAX_CALL_SECONDS]
+
+
+@lru_cache(maxsize=4)
+def dataset(n, d, dtype, classes):
+    """Return ``X`` (n, d) standard normal in ``dtype`` and targets from a noisy linear model:
+    labels in ``range(classes)``, or floats for ``classes=0``. Cached: consecutive variants share
+    it."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((n, d), dtype=np.dtype(dtype).type)
+    scores = X @ rng.standard_normal((d, max(classes, 1))) / math.sqrt(d)
+    scores += rng.standard_normal(scores.shape)  # noise, so that the classes overlap
+    if classes == 0:
+        return X, scores[:, 0].astype(dtype)
+    if classes == 2:
+        return X, (scores[:, 0] > 0).astype(np.int64)
+    return X, scores.argmax(axis=1)
+
+
+def prepare(case, variant):
+    """Return a function of no arguments that runs ``case`` once with ``variant``.
+
+    Building it fits once, so that any compilation is done by the time it is timed.
+    """
+    model = MODELS[case.model]
+    X, y = dataset(case.n, case.d, case.dtype, model.classes)
+    if variant == "X @ w":
+        w = np.ones(case.d, dtype=X.dtype)
+        return lambda: X @ w
+    if variant == "scikit-learn":
+        return _quiet_fit(model.peer(case.batch, LEARNING_RATE), X, y)
+    if variant == "torch":
+        return _torch_epoch(case, X, y)
+    # the epoch benchmarks shuffle, as users do by default; the fits do not, as their peers
+    estimator = model.estimator(**model.params, optimizer=case.optimizer,
+                                learning_rate=LEARNING_RATE, epochs=1, batch_size=case.batch,
+                                shuffle=case.kind == "epoch", random_state=0, backend=variant)
+    if case.kind == "fit":
+        return _quiet_fit(estimator, X, y)
+    return _recorded_epoch(estimator, X, y)
+
+
+def _quiet_fit(estimator, X, y):
+    def fit():
+        # a one-epoch fit is meant: scikit-learn's warning that max_iter=1 did not converge is noise
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            estimator.fit(X, y)
+
+    fit()
+    return fit
+
+
+def _recorded_epoch(estimator, X, y):
+    """Return a function that repeats the epoch call ``estimator.fit`` makes, with its arguments.
+
+    Recording the driver's call, rather than building the arguments here, keeps the timing on the
+    path that users take (optimizer state, schedule, threads) and follows the kernels' signature as
+    it changes.
+    """
+    run, splits = BACKENDS[estimator.backend]
+    calls = []
+
+    def recording(*args):
+        calls.append(args)
+        return run(*args)
+
+    with mock.patch.dict(BACKENDS, {estimator.backend: (recording, splits)}):
+        estimator.fit(X, y)
+    if len(calls) != 1:
+        raise ValueError(f"{type(estimator).__name__}.fit made {len(calls)} epoch calls through "
+                         "fastgd._driver.BACKENDS, where an epoch case needs one: time it as a fit")
+    return lambda: run(*calls[0])
+
+
+def _torch_epoch(case, X, y):
+    """Return one epoch of plain mini-batch SGD on a linear layer: the loop PyTorch users write."""
+    import torch
+
+    torch.set_num_threads(THREADS)
+    Xt, yt = torch.from_numpy(X), torch.from_numpy(y.astype(X.dtype))
+    layer = torch.nn.Linear(case.d, 1, dtype=Xt.dtype)
+    optimizer = torch.optim.SGD(layer.parameters(), lr=LEARNING_RATE)
+    loss = getattr(torch.nn.functional, TORCH_LOSSES[case.model])
+    batch = case.batch or case.n
+
+    def epoch():
+        for lo in range(0, case.n, batch):
+            optimizer.zero_grad()
+            loss(layer(Xt[lo:lo + batch])[:, 0], yt[lo:lo + batch]).backward()
+            optimizer.step()
+
+    epoch()
+    return epoch
+
+
+def bytes_touched(case):
+    """Bytes of X, which any epoch reads at least once: the figure for achieved bandwidth."""
+    return case.n * case.d * np.dtype(case.dtype).itemsize
+
+
+def time_once(fn, iterations=1, clock=perf_counter):
+    """Return the seconds per call of ``fn`` on ``clock``, over ``iterations`` calls."""
+    start = clock()
+    for _ in range(iterations):
+        fn()
+    return (clock() - start) / iterations
+
+
+def rounds_for(seconds_per_call, budget):
+    """Rounds that make a benchmark take about ``budget`` seconds."""
+    return int(np.clip(budget / seconds_per_call, MIN_ROUNDS, MAX_ROUNDS))

@@ -1,0 +1,51 @@
+"""``fastgd bench``: run the pytest-benchmark suite in ``benchmarks/`` and render its report."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from . import report
+
+#: The source checkout: the suite lives in ``benchmarks/`` beside the ``fastgd`` package.
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_suite(quick, out):
+    """Run the suite (the quick design when ``quick``) with a progress bar, save its raw JSON as
+    ``out/benchmark.json`` and render ``out/report.md``; return pytest's exit code."""
+    suite = ROOT / "benchmarks"
+    if not suite.is_dir():
+        print(f"fastgd bench runs the suite in {suite}, which is missing: run it from a source "
+              "checkout installed with `pip install -e .`", file=sys.stderr)
+        return 2
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    raw = out / "benchmark.json"
+    command = [sys.executable, "-m", "pytest", str(suite), "-q", "-p", "fastgd.bench.progress",
+               f"--benchmark-json={raw}", *(["--quick"] if quick else [])]
+    started, load_before, start = datetime.now(timezone.utc), os.getloadavg(), time.perf_counter()
+    # pytest's own output is held back, and shown if the suite fails: the terminal shows the
+    # progress bar, on stderr
+    result = subprocess.run(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    if result.returncode != 0:
+        (out / "pytest.log").write_text(result.stdout)
+        print(result.stdout[-10_000:])
+        print(f"the suite failed; pytest's whole output is in {out / 'pytest.log'}",
+              file=sys.stderr)
+        return result.returncode
+    data = json.loads(raw.read_text())
+    data["fastgd_run"] = {
+        "command": "fastgd bench" + (" --quick" if quick else ""),
+        "started": started.isoformat(timespec="seconds"),
+        "seconds": time.perf_counter() - start,
+        "load_before": " ".join(f"{x:.2f}" for x in load_before),
+        "load_after": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+    }
+    raw.write_text(json.dumps(data, indent=1))
+    report.render(raw, out)
+    print(f"{out / 'report.md'} written ({data['fastgd_run']['seconds']:.0f} s)")
+    return 0
