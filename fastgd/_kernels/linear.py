@@ -72,65 +72,63 @@ def run_epoch(X, Y, sw, order, P, S, hyper, batch_size, loss, opt, fit_intercept
 
 # --- compiled kernels -------------------------------------------------------------------------
 
-def _accumulate_body(X, Y, sw, order, lo, hi, P, loss, G, buf, pending):
+def _accumulate_body(X, Y, sw, order, lo, hi, P, loss, G, Zb, Yb, Db, Zp, Yp, Wp, Lb, pending):
     """Set ``G`` to the weighted gradient sum of rows ``order[lo:hi]``.
 
-    Works in blocks of ``BLOCK_ROWS``: scores, then ``dl/dz`` as one flat loop, then the gradient,
-    so each stage is a simple loop over data in L1. ``buf`` (5, BLOCK_ROWS * k) holds the scores,
-    targets, weights, derivatives and losses of the block; the losses are only reported, so their
-    scores wait in it, ``pending`` rows of them, until a whole block can be evaluated at once
-    (:func:`_flush_losses`): a batch of one row then costs no ``log1p`` of its own. Returns
-    ``(loss sum of the rows evaluated, rows pending)``.
+    Works in blocks of ``BLOCK_ROWS``: the scores ``Zb`` and targets ``Yb``, then ``dl/dz`` into
+    ``Db`` as one flat loop, then the gradient, so each stage is a simple loop over data in L1. The
+    losses are only reported, so the scores, targets and weights wait in ``Zp``, ``Yp``, ``Wp``,
+    ``pending`` elements of them, until a whole block's worth can be evaluated at once
+    (:func:`_flush_losses`): a batch of one row then costs no ``exp``/``log1p`` chain of its own.
+    The buffers are the rows of :func:`scratch`'s block buffer, passed as views made once: each
+    view made here would cost two atomic reference counts a row in SGD. Returns ``(loss sum of the
+    rows evaluated, elements pending)``.
     """
     k = P.shape[0]
     d = X.shape[1]
-    Zb, Yb, Wb, Db = buf[0], buf[1], buf[2], buf[3]
     for c in range(k):
         for j in range(d + 1):
             G[c, j] = 0
     total = 0.0
-    r0 = lo
-    while r0 < hi:
-        if pending == BLOCK_ROWS:
-            total += _flush_losses(loss, buf, pending, k)
-            pending = 0
-        m = min(BLOCK_ROWS - pending, hi - r0)
+    for r0 in range(lo, hi, BLOCK_ROWS):
+        m = min(BLOCK_ROWS, hi - r0)
         for i in range(m):
             row = order[r0 + i]
-            at = (pending + i) * k
-            Wb[pending + i] = sw[row]
             for c in range(k):
                 s = P[c, d]
                 for j in range(d):
                     s += X[row, j] * P[c, j]
-                Zb[at + c] = s
-                Yb[at + c] = Y[row, c]
-        _loss_derivative(loss, Zb, Yb, Db, pending * k, (pending + m) * k, k)
+                Zb[i * k + c] = s
+                Yb[i * k + c] = Y[row, c]
+        _loss_derivative(loss, Zb, Yb, Db, 0, m * k, k)
         for i in range(m):
             row = order[r0 + i]
-            w = Wb[pending + i]
-            at = (pending + i) * k
+            w = sw[row]
+            if pending == Zp.size:
+                total += _flush_losses(loss, Zp, Yp, Wp, Lb, pending, k)
+                pending = 0
+            Wp[pending // k] = w
             for c in range(k):
-                g = w * Db[at + c]
+                Zp[pending + c] = Zb[i * k + c]
+                Yp[pending + c] = Yb[i * k + c]
+                g = w * Db[i * k + c]
                 for j in range(d):
                     G[c, j] += g * X[row, j]
                 G[c, d] += g
-        pending += m
-        r0 += m
+            pending += k
     return total, pending
 
 
 @jit_inline
-def _flush_losses(loss, buf, pending, k):
-    """The weighted loss sum of the ``pending`` rows waiting in ``buf``."""
-    Zb, Yb, Wb, Lb = buf[0], buf[1], buf[2], buf[4]
-    _loss_values(loss, Zb, Yb, Lb, 0, pending * k, k)
+def _flush_losses(loss, Zp, Yp, Wp, Lb, pending, k):
+    """The weighted loss sum of the ``pending`` elements (``pending // k`` rows) waiting."""
+    _loss_values(loss, Zp, Yp, Lb, 0, pending, k)
     total = 0.0
-    for i in range(pending):
+    for i in range(pending // k):
         row_loss = Lb[i * k]
         for c in range(1, k):
             row_loss += Lb[i * k + c]
-        total += Wb[i] * row_loss
+        total += Wp[i] * row_loss
     return total
 
 
@@ -144,8 +142,10 @@ _accumulate_call = jit(renamed(_accumulate_body, "_accumulate_call"))
 def _loss_gradient(X, Y, sw, order, lo, hi, P, loss, G, buf):
     """Set ``G[0]`` to the weighted gradient sum of rows ``order[lo:hi]``; return their loss sum
     (the compiled twin of :func:`loss_gradient`; ``G``, ``buf`` from :func:`scratch`)."""
-    total, pending = _accumulate_call(X, Y, sw, order, lo, hi, P, loss, G[0], buf[0], 0)
-    return total + _flush_losses(loss, buf[0], pending, P.shape[0])
+    b = buf[0]
+    total, pending = _accumulate_call(X, Y, sw, order, lo, hi, P, loss, G[0], b[0], b[1], b[2],
+                                      b[3], b[4], b[5], b[6], 0)
+    return total + _flush_losses(loss, b[3], b[4], b[5], b[6], pending, P.shape[0])
 
 
 @jit_inline
@@ -171,7 +171,9 @@ def _batches_body(X, Y, sw, order, lo, hi, P, S, hyper, batch_size, loss, opt, f
     """
     k, d1 = P.shape
     # views made once: inside the batch loop each would cost atomic reference counting
-    G0, buf0 = G[0], buf[0]
+    G0 = G[0]
+    Zb, Yb, Db, Zp, Yp, Wp, Lb = (buf[0, 0], buf[0, 1], buf[0, 2], buf[0, 3], buf[0, 4],
+                                  buf[0, 5], buf[0, 6])
     P_flat = P.reshape(-1)
     G_flat = G0.reshape(-1)
     total = 0.0
@@ -181,17 +183,19 @@ def _batches_body(X, Y, sw, order, lo, hi, P, S, hyper, batch_size, loss, opt, f
         nb = b_hi - b_lo
         parts = min(G.shape[0], nb // MIN_ROWS_PER_THREAD)
         if parts > 1:
-            total += _flush_losses(loss, buf0, pending, k)  # part 0 reuses the buffers
+            total += _flush_losses(loss, Zp, Yp, Wp, Lb, pending, k)  # part 0 reuses the buffers
             pending = 0
             partial = np.empty(parts)
             for t in prange(parts):
                 # accumulated in the thread's own allocation, copied out once: neighbouring parts
                 # of G share a cache line, which would bounce between the cores at every row
                 G_part = np.empty((k, d1), dtype=G.dtype)
+                b = buf[t]
                 part_loss, part_pending = _accumulate_call(
                     X, Y, sw, order, b_lo + t * nb // parts, b_lo + (t + 1) * nb // parts, P, loss,
-                    G_part, buf[t], 0)
-                partial[t] = part_loss + _flush_losses(loss, buf[t], part_pending, k)
+                    G_part, b[0], b[1], b[2], b[3], b[4], b[5], b[6], 0)
+                partial[t] = part_loss + _flush_losses(loss, b[3], b[4], b[5], b[6], part_pending,
+                                                       k)
                 for c in range(k):
                     for j in range(d1):
                         G[t, c, j] = G_part[c, j]
@@ -203,8 +207,8 @@ def _batches_body(X, Y, sw, order, lo, hi, P, S, hyper, batch_size, loss, opt, f
                         for j in range(d1):
                             G0[c, j] += G[t, c, j]
         else:
-            batch_loss, pending = _accumulate(X, Y, sw, order, b_lo, b_hi, P, loss, G0, buf0,
-                                              pending)
+            batch_loss, pending = _accumulate(X, Y, sw, order, b_lo, b_hi, P, loss, G0, Zb, Yb, Db,
+                                              Zp, Yp, Wp, Lb, pending)
             total += batch_loss
         _finish_gradient(G0, P, nb, alpha, fit_intercept)
         step += step_stride
@@ -215,7 +219,7 @@ def _batches_body(X, Y, sw, order, lo, hi, P, S, hyper, batch_size, loss, opt, f
                 for j in range(d1 - 1):
                     P[c, j] *= shrink
         _update(opt, P_flat, G_flat, S, step, rate, hyper)
-    return total + _flush_losses(loss, buf0, pending, k), step
+    return total + _flush_losses(loss, Zp, Yp, Wp, Lb, pending, k), step
 
 
 _run_batches = jit(renamed(_batches_body, "_run_batches"))
@@ -224,9 +228,9 @@ _run_batches_parallel = jit_parallel(_batches_body, "_run_batches_parallel")
 
 def scratch(n_parts, P):
     """Return the scratch of the compiled kernels for ``n_parts`` threads: gradients ``G``
-    (n_parts, k, d + 1) and block buffers (n_parts, 5, BLOCK_ROWS * k)."""
+    (n_parts, k, d + 1) and block buffers (n_parts, 7, BLOCK_ROWS * k)."""
     return (np.empty((n_parts,) + P.shape, dtype=P.dtype),
-            np.empty((n_parts, 5, BLOCK_ROWS * P.shape[0]), dtype=P.dtype))
+            np.empty((n_parts, 7, BLOCK_ROWS * P.shape[0]), dtype=P.dtype))
 
 
 _scratch = jit_inline(scratch)

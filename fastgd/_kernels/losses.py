@@ -113,7 +113,7 @@ def _apply_link(link, Z, size, k):
                 Z[r0 + c] /= total
 
 
-@jit
+@jit_inline
 def _loss_derivative(loss, Z, Y, D, start, stop, k):
     """Fill ``D[start:stop]`` with ``dl/dz`` for the flat row-major blocks ``Z``, ``Y`` (``k``
     outputs per row; ``start`` and ``stop`` are multiples of ``k``).

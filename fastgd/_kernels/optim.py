@@ -65,7 +65,7 @@ def update(opt, P, G, S, step, lr, hyper):
         raise ValueError(f"unknown optimizer code {opt}")
 
 
-@jit
+@jit_inline
 def _update(opt, P, G, S, step, lr, hyper):
     momentum, beta_1, beta_2, epsilon, rho = hyper[0], hyper[1], hyper[2], hyper[3], hyper[4]
     if opt == SGD:
