@@ -152,8 +152,8 @@ MINI_BATCH = Case("epoch", n=10_000, batch=32)
 SGD_FIT = Case("fit", n=10_000, batch=1)
 
 SWEEPS = (
-    Sweep("rows, full batch", FULL_BATCH, "n", (1_000, 10_000, 100_000, 1_000_000),
-          quick=(10_000, 1_000_000), headline=(1_000_000,)),
+    Sweep("rows, full batch", FULL_BATCH, "n", (1_000, 10_000, 100_000, 1_000_000, 4_000_000),
+          quick=(10_000, 1_000_000), headline=(1_000_000, 4_000_000)),
     Sweep("rows, batch 32", replace(FULL_BATCH, batch=32), "n", (1_000, 10_000, 100_000, 1_000_000),
           headline=(1_000_000,)),
     Sweep("features, full batch", FULL_BATCH, "d", (8, 32, 128, 256), quick=(256,)),
