@@ -6,12 +6,16 @@
 
     python benchmarks/targets.py
 """
-import time, numpy as np, numba, warnings
+
+import time
+
+import numpy as np
+from sklearn.metrics import log_loss
 from threadpoolctl import threadpool_limits
+
+from fastgd import GDClassifier
 from fastgd._driver import BACKENDS, n_threads
 from fastgd._kernels import losses, optim
-from fastgd import GDClassifier
-from sklearn.metrics import log_loss
 
 def problem(n, d, dtype):
     rng = np.random.default_rng(0)
