@@ -5,9 +5,13 @@ weights of output ``c`` followed by its intercept, so the optimizer updates a si
 ``X`` is ``(n, d)``, targets ``Y`` are ``(n, k)`` in ``X``'s dtype, ``sw`` the ``(n,)`` sample weights,
 and ``order`` the ``(n,)`` int64 order in which rows are visited.
 
-Three variants share each signature: a NumPy reference (no underscore), a serial ``@njit`` kernel
-and a ``parallel=True`` kernel that splits rows into one contiguous part per thread, each with its
-own gradient buffer, reduced serially in a fixed order (deterministic for a given thread count).
+Each kernel has a NumPy reference of the same signature (no underscore): the forward pass
+(``forward``; ``_forward``, ``_forward_parallel``), the loss gradient (``loss_gradient``;
+``_loss_gradient``) and the epoch (``run_epoch``; ``_run_epoch``, ``_run_epoch_parallel`` and
+``_local_sgd_epoch``). The parallel kernels split rows into one contiguous part per thread, each with
+its own buffers, reduced serially in a fixed order (deterministic for a given thread count); the
+parallel split of a large batch's gradient lives inside the parallel epoch, since a serial kernel
+must not call a parallel one.
 """
 
 import numpy as np
