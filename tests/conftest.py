@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from sklearn.datasets import make_blobs
 
 BACKENDS = ["numpy", "numba", "parallel"]
 
@@ -23,3 +24,18 @@ def assert_close(actual, desired, rtol):
 @pytest.fixture(params=BACKENDS)
 def backend(request):
     return request.param
+
+
+def bad_inputs():
+    """``(X, y, message)`` rows: inputs every estimator must refuse with a ValueError saying so."""
+    X, y = make_blobs(50, 5, centers=2, random_state=0)
+    return [
+        (np.where(np.eye(50, 5) == 1, np.nan, X), y, "Input X contains NaN"),
+        (np.where(np.eye(50, 5) == 1, np.inf, X), y, "Input X contains infinity"),
+        (X, np.where(np.arange(50) == 3, np.nan, y), "Input y contains NaN"),
+        (X[:, 0], y, "Expected 2D array, got 1D array"),
+        (X, y[:40], "inconsistent numbers of samples"),
+        (np.empty((0, 5)), np.empty(0), "0 sample"),
+        (np.empty((5, 0)), np.zeros(5), "0 feature"),
+        (X, np.zeros(50), "only one class"),
+    ]

@@ -12,7 +12,7 @@ import fastgd
 from fastgd import DivergenceError, MLPClassifier, MLPRegressor
 from fastgd._kernels import losses, mlp, optim
 
-from .conftest import BACKENDS, RTOL, assert_close
+from .conftest import BACKENDS, RTOL, assert_close, bad_inputs
 
 ACTIVATIONS = [mlp.IDENTITY, mlp.RELU, mlp.TANH, mlp.LOGISTIC]
 DTYPES = [np.float64, np.float32]
@@ -430,16 +430,7 @@ def test_regressor_single_and_multi_output():
 X_OK, Y_OK = blobs(50, centers=2)
 
 
-@pytest.mark.parametrize("X,y,message", [
-    (np.where(np.eye(50, 5) == 1, np.nan, X_OK), Y_OK, "Input X contains NaN"),
-    (np.where(np.eye(50, 5) == 1, np.inf, X_OK), Y_OK, "Input X contains infinity"),
-    (X_OK, np.where(np.arange(50) == 3, np.nan, Y_OK), "Input y contains NaN"),
-    (X_OK[:, 0], Y_OK, "Expected 2D array, got 1D array"),
-    (X_OK, Y_OK[:40], "inconsistent numbers of samples"),
-    (np.empty((0, 5)), np.empty(0), "0 sample"),
-    (np.empty((5, 0)), np.zeros(5), "0 feature"),
-    (X_OK, np.zeros(50), "only one class"),
-])
+@pytest.mark.parametrize("X,y,message", bad_inputs())
 def test_bad_input_is_refused_with_a_clear_message(X, y, message):
     with pytest.raises(ValueError, match=message):
         MLPClassifier().fit(X, y)
