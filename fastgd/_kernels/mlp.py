@@ -237,7 +237,6 @@ def _dense_forward(A_in, A_out, W, b, m, n_in, n_out, activation, nz):
     at a time; otherwise (ReLU outputs, blank pixels) only the rows of its non-zero inputs, four
     at a time, which skips about half the work.
     """
-    zero = A_in.dtype.type(0)
     for r in range(m):
         x = A_in[r * n_in:(r + 1) * n_in]
         z = A_out[r * n_out:(r + 1) * n_out]

@@ -21,7 +21,7 @@ ADAMW       ADAM after the decoupled weight decay ``w *= 1 - lr alpha`` (see ``D
 
 import numpy as np
 
-from ..config import jit, jit_inline
+from ..config import jit_inline
 
 SGD, MOMENTUM, NESTEROV, ADAGRAD, RMSPROP, ADAM, ADAMW = range(7)
 NAMES = {"sgd": SGD, "momentum": MOMENTUM, "nesterov": NESTEROV, "adagrad": ADAGRAD,
