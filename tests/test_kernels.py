@@ -4,12 +4,21 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fastgd._kernels import losses, optim
 from fastgd._kernels.linear import (
-    _forward, _forward_parallel, _loss_gradient, _run_epoch, _run_epoch_parallel, forward,
-    loss_gradient, run_epoch, scratch)
+    _forward,
+    _forward_parallel,
+    _loss_gradient,
+    _run_epoch,
+    _run_epoch_parallel,
+    forward,
+    loss_gradient,
+    run_epoch,
+    scratch,
+)
 from fastgd.config import BLOCK_ROWS
 
 from .conftest import RTOL, assert_close
@@ -173,6 +182,31 @@ def test_epoch_matches_reference(loss, dtype, n, d, k, batch, fit_intercept, alp
         assert_close(S, S_ref, RTOL[variant, dtype])
         if not fit_intercept:
             np.testing.assert_array_equal(P[:, -1], P0[:, -1])
+
+
+@pytest.mark.parametrize("opt", OPTIMIZERS)
+@pytest.mark.parametrize("loss", LOSSES)
+def test_sgd_epoch_matches_reference_for_every_optimizer(loss, opt):
+    """Batches of one row take their own fused kernel; every loss and optimizer goes through it,
+    with L2 (or decay), a schedule and a fixed intercept."""
+    k = 3 if loss == losses.SOFTMAX_LOG_LOSS else 2
+    X, Y, sw, P0 = make_problem(7, 300, 9, k, loss, np.float64)
+    P0 *= 0.1
+    order = np.random.default_rng(7).permutation(300).astype(np.int64)
+    l2, decay = (0.0, 0.01) if opt in optim.DECOUPLED else (0.01, 0.0)
+    S0 = np.abs(np.random.default_rng(7).standard_normal(
+        optim.allocate_state(opt, P0.size, np.float64).shape)) * 0.01
+    results = []
+    for kernel in (run_epoch, _run_epoch):
+        P, S = P0.copy(), S0.copy()
+        total, step = kernel(X, Y, sw, order, P, S, HYPER, 1, loss, opt, False, l2, decay, 1e-3,
+                             optim.INVSCALING, np.array([0.5, 1.0]), 3, 1)
+        results.append((total, step, P, S))
+    (total_ref, step_ref, P_ref, S_ref), (total, step, P, S) = results
+    assert step == step_ref == 303
+    assert_close(total, total_ref, 1e-10)
+    assert_close(P, P_ref, 1e-10)
+    assert_close(S, S_ref, 1e-10)
 
 
 @pytest.mark.parametrize("loss", LOSSES)

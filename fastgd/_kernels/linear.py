@@ -17,11 +17,34 @@ must not call a parallel one.
 import numpy as np
 from numba import prange
 
-from ..config import (BLOCK_ROWS, LOCAL_SGD_SYNC_ROWS, MIN_ROWS_PER_THREAD, jit, jit_inline,
-                      jit_parallel, renamed)
-from .losses import _apply_link, _loss_derivative, _loss_values, apply_link, loss_terms
-from .optim import _step_rate, _update, step_rate, update
-
+from ..config import (
+    BLOCK_ROWS,
+    LOCAL_SGD_SYNC_ROWS,
+    MIN_ROWS_PER_THREAD,
+    jit,
+    jit_inline,
+    jit_parallel,
+    renamed,
+)
+from .losses import (
+    SOFTMAX_LOG_LOSS,
+    _apply_link,
+    _derivative,
+    _loss_derivative,
+    _loss_values,
+    apply_link,
+    loss_terms,
+)
+from .optim import (
+    SGD,
+    _adam_corrections,
+    _slots,
+    _step_rate,
+    _update,
+    _update_element,
+    step_rate,
+    update,
+)
 
 # --- NumPy references -------------------------------------------------------------------------
 
@@ -162,6 +185,80 @@ def _finish_gradient(G, P, n_rows, alpha, fit_intercept):
         G[c, d1 - 1] = G[c, d1 - 1] * inv if fit_intercept else 0
 
 
+def _rows_body(X, Y, sw, order, lo, hi, P, S, hyper, loss, opt, fit_intercept, alpha, decay, lr,
+               schedule, schedule_hyper, step, step_stride, buf):
+    """Batches of one row (SGD) over ``order[lo:hi]``: what :func:`_batches_body` does with a batch
+    size of 1, as one flat loop per row: the scores, ``dl/dz``, then each parameter's gradient and
+    update in the same pass. Returns ``(loss sum, step)``.
+
+    The general batch loop zeroes, fills, finishes and applies a gradient buffer per batch; for one
+    row those passes and the inlined helpers' reference counting cost more than the row itself.
+    The row's losses wait in ``buf`` as in :func:`_accumulate_body`."""
+    k, d1 = P.shape
+    d = d1 - 1
+    Zr, Yr, Dr, Zp, Yp, Wp, Lb = (buf[0, 0], buf[0, 1], buf[0, 2], buf[0, 3], buf[0, 4],
+                                  buf[0, 5], buf[0, 6])
+    momentum, beta_1, beta_2, epsilon, rho = hyper[0], hyper[1], hyper[2], hyper[3], hyper[4]
+    S0, S1 = _slots(S, P)
+    one = P.dtype.type(1)
+    zero = P.dtype.type(0)
+    total = 0.0
+    pending = 0
+    for i in range(lo, hi):
+        row = order[i]
+        w = sw[row]
+        for c in range(k):
+            z = P[c, d]
+            for j in range(d):
+                z += X[row, j] * P[c, j]
+            Zr[c] = z
+            Yr[c] = Y[row, c]
+        if loss == SOFTMAX_LOG_LOSS:
+            _loss_derivative(loss, Zr, Yr, Dr, 0, k, k)
+        else:
+            for c in range(k):
+                Dr[c] = _derivative(loss, Zr[c], Yr[c], one)
+        if pending == Zp.size:
+            total += _flush_losses(loss, Zp, Yp, Wp, Lb, pending, k)
+            pending = 0
+        Wp[pending // k] = w
+        for c in range(k):
+            Zp[pending + c] = Zr[c]
+            Yp[pending + c] = Yr[c]
+        pending += k
+        step += step_stride
+        rate = _step_rate(schedule, lr, step, schedule_hyper)
+        shrink = 1 - rate * decay
+        if opt == SGD:
+            # the constant code, and no Adam corrections (two powers a row), keep this loop short
+            for c in range(k):
+                g = w * Dr[c]
+                for j in range(d1):
+                    if j < d:
+                        grad, p = g * X[row, j] + alpha * P[c, j], P[c, j] * shrink
+                    else:
+                        grad, p = g if fit_intercept else zero, P[c, j]
+                    P[c, j], _, _ = _update_element(SGD, p, grad, zero, zero, rate, momentum,
+                                                    beta_1, beta_2, epsilon, rho, rate, one)
+            continue
+        step_size, root_correction = _adam_corrections(rate, step, beta_1, beta_2)
+        for c in range(k):
+            g = w * Dr[c]
+            for j in range(d1):
+                if j < d:
+                    grad, p = g * X[row, j] + alpha * P[c, j], P[c, j] * shrink
+                else:
+                    grad, p = g if fit_intercept else zero, P[c, j]
+                t = c * d1 + j
+                P[c, j], S0[t], S1[t] = _update_element(opt, p, grad, S0[t], S1[t], rate, momentum,
+                                                        beta_1, beta_2, epsilon, rho, step_size,
+                                                        root_correction)
+    return total + _flush_losses(loss, Zp, Yp, Wp, Lb, pending, k), step
+
+
+_run_rows = jit(_rows_body)
+
+
 def _batches_body(X, Y, sw, order, lo, hi, P, S, hyper, batch_size, loss, opt, fit_intercept, alpha,
                   decay, lr, schedule, schedule_hyper, step, step_stride, G, buf):
     """The batches of ``order[lo:hi]`` in turn: gradient, step, update. Returns ``(loss sum, step)``.
@@ -173,6 +270,9 @@ def _batches_body(X, Y, sw, order, lo, hi, P, S, hyper, batch_size, loss, opt, f
     ``prange`` is ``range`` and there is one part, and ``_run_batches_parallel``. (The serial build
     must not call a ``parallel=True`` function: numba can then crash loading it from its cache.)
     """
+    if batch_size == 1:
+        return _run_rows(X, Y, sw, order, lo, hi, P, S, hyper, loss, opt, fit_intercept, alpha,
+                         decay, lr, schedule, schedule_hyper, step, step_stride, buf)
     k, d1 = P.shape
     # views made once: inside the batch loop each would cost atomic reference counting
     G0 = G[0]

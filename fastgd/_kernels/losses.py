@@ -114,39 +114,42 @@ def _apply_link(link, Z, size, k):
 
 
 @jit_inline
+def _derivative(loss, z, y, one):
+    """``dl/dz`` of one element, for every loss but softmax (whose derivative needs the whole row);
+    ``one`` is 1 in the dtype of ``z``."""
+    two = one + one
+    if loss == SQUARED_ERROR:
+        return two * (z - y)
+    if loss == LOG_LOSS:
+        return _sigmoid(z, one) - y
+    if loss == HINGE:
+        s = two * y - one
+        return -s if s * z < one else one - one
+    p = _sigmoid(z, one)
+    return two * (p - y) * p * (one - p)
+
+
+@jit_inline
 def _loss_derivative(loss, Z, Y, D, start, stop, k):
     """Fill ``D[start:stop]`` with ``dl/dz`` for the flat row-major blocks ``Z``, ``Y`` (``k``
     outputs per row; ``start`` and ``stop`` are multiples of ``k``).
 
     The buffers are whole (not sliced) so that numba sees unit-stride arrays and vectorises."""
     one = Z.dtype.type(1)
-    zero = Z.dtype.type(0)
-    two = Z.dtype.type(2)
-    if loss == SQUARED_ERROR:
-        for t in range(start, stop):
-            D[t] = two * (Z[t] - Y[t])
-    elif loss == LOG_LOSS:
-        for t in range(start, stop):
-            D[t] = _sigmoid(Z[t], one) - Y[t]
-    elif loss == SOFTMAX_LOG_LOSS:
+    if loss == SOFTMAX_LOG_LOSS:
         for r0 in range(start, stop, k):
             shift = Z[r0]
             for c in range(1, k):
                 shift = max(shift, Z[r0 + c])
-            total = zero
+            total = Z.dtype.type(0)
             for c in range(k):
                 D[r0 + c] = exp_nonpositive(Z[r0 + c] - shift)
                 total += D[r0 + c]
             for c in range(k):
                 D[r0 + c] = D[r0 + c] / total - Y[r0 + c]
-    elif loss == HINGE:
+    else:
         for t in range(start, stop):
-            s = two * Y[t] - one
-            D[t] = -s if s * Z[t] < one else zero
-    elif loss == SIGMOID_SQUARED:
-        for t in range(start, stop):
-            p = _sigmoid(Z[t], one)
-            D[t] = two * (p - Y[t]) * p * (one - p)
+            D[t] = _derivative(loss, Z[t], Y[t], one)
 
 
 @jit

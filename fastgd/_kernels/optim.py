@@ -68,29 +68,78 @@ def update(opt, P, G, S, step, lr, hyper):
 @jit_inline
 def _update(opt, P, G, S, step, lr, hyper):
     momentum, beta_1, beta_2, epsilon, rho = hyper[0], hyper[1], hyper[2], hyper[3], hyper[4]
+    step_size, root_correction = _adam_corrections(lr, step, beta_1, beta_2)
+    S0, S1 = _slots(S, P)
+    # each branch passes its code as a constant, so that the loop compiled in it has no branch on
+    # the optimizer left and vectorises
     if opt == SGD:
-        for t in range(P.size):
-            P[t] -= lr * G[t]
-    elif opt == MOMENTUM or opt == NESTEROV:
-        nesterov = opt == NESTEROV
-        for t in range(P.size):
-            S[0, t] = momentum * S[0, t] + G[t]
-            P[t] -= lr * (G[t] + momentum * S[0, t] if nesterov else S[0, t])
+        _update_loop(SGD, P, G, S0, S1, lr, momentum, beta_1, beta_2, epsilon, rho, step_size,
+                     root_correction)
+    elif opt == MOMENTUM:
+        _update_loop(MOMENTUM, P, G, S0, S1, lr, momentum, beta_1, beta_2, epsilon, rho,
+                     step_size, root_correction)
+    elif opt == NESTEROV:
+        _update_loop(NESTEROV, P, G, S0, S1, lr, momentum, beta_1, beta_2, epsilon, rho,
+                     step_size, root_correction)
     elif opt == ADAGRAD:
-        for t in range(P.size):
-            S[0, t] += G[t] * G[t]
-            P[t] -= lr * G[t] / (np.sqrt(S[0, t]) + epsilon)
+        _update_loop(ADAGRAD, P, G, S0, S1, lr, momentum, beta_1, beta_2, epsilon, rho,
+                     step_size, root_correction)
     elif opt == RMSPROP:
-        for t in range(P.size):
-            S[0, t] = rho * S[0, t] + (1 - rho) * G[t] * G[t]
-            P[t] -= lr * G[t] / (np.sqrt(S[0, t]) + epsilon)
-    elif opt == ADAM or opt == ADAMW:
-        step_size = lr / (1 - beta_1**step)
-        root_correction = np.sqrt(1 - beta_2**step)
-        for t in range(P.size):
-            S[0, t] = beta_1 * S[0, t] + (1 - beta_1) * G[t]
-            S[1, t] = beta_2 * S[1, t] + (1 - beta_2) * G[t] * G[t]
-            P[t] -= step_size * S[0, t] / (np.sqrt(S[1, t]) / root_correction + epsilon)
+        _update_loop(RMSPROP, P, G, S0, S1, lr, momentum, beta_1, beta_2, epsilon, rho,
+                     step_size, root_correction)
+    else:
+        _update_loop(ADAM, P, G, S0, S1, lr, momentum, beta_1, beta_2, epsilon, rho, step_size,
+                     root_correction)
+
+
+@jit_inline
+def _update_loop(opt, P, G, S0, S1, lr, momentum, beta_1, beta_2, epsilon, rho, step_size,
+                 root_correction):
+    for t in range(P.size):
+        P[t], S0[t], S1[t] = _update_element(opt, P[t], G[t], S0[t], S1[t], lr, momentum, beta_1,
+                                             beta_2, epsilon, rho, step_size, root_correction)
+
+
+@jit_inline
+def _slots(S, P):
+    """The two state rows of ``S`` as flat views; a row the optimizer lacks is a scratch array of
+    the same size, so that the update loops can read and write both without a branch."""
+    n_slots = S.shape[0]
+    S0 = S[0] if n_slots > 0 else np.empty(P.size, dtype=P.dtype)
+    S1 = S[1] if n_slots > 1 else np.empty(P.size, dtype=P.dtype)
+    return S0, S1
+
+
+@jit_inline
+def _adam_corrections(lr, step, beta_1, beta_2):
+    """Adam's bias corrections of update ``step``: the step size ``lr / (1 - beta_1**step)`` and
+    ``sqrt(1 - beta_2**step)``."""
+    return lr / (1 - beta_1**step), np.sqrt(1 - beta_2**step)
+
+
+@jit_inline
+def _update_element(opt, p, g, s0, s1, lr, momentum, beta_1, beta_2, epsilon, rho, step_size,
+                    root_correction):
+    """One parameter's update, as :func:`_update` does it, on scalars: returns ``(p, s0, s1)``, the
+    new parameter and its state slots (``s0``, ``s1`` are returned unchanged when unused;
+    ``step_size`` and ``root_correction`` come from :func:`_adam_corrections`).
+
+    The per-row SGD kernel updates each weight as soon as its gradient is known; passing arrays
+    into an inlined function there would cost atomic reference counts at every row."""
+    if opt == SGD:
+        return p - lr * g, s0, s1
+    if opt == MOMENTUM or opt == NESTEROV:
+        s0 = momentum * s0 + g
+        return p - lr * (g + momentum * s0 if opt == NESTEROV else s0), s0, s1
+    if opt == ADAGRAD:
+        s0 += g * g
+        return p - lr * g / (np.sqrt(s0) + epsilon), s0, s1
+    if opt == RMSPROP:
+        s0 = rho * s0 + (1 - rho) * g * g
+        return p - lr * g / (np.sqrt(s0) + epsilon), s0, s1
+    s0 = beta_1 * s0 + (1 - beta_1) * g
+    s1 = beta_2 * s1 + (1 - beta_2) * g * g
+    return p - step_size * s0 / (np.sqrt(s1) / root_correction + epsilon), s0, s1
 
 
 # --- learning-rate schedules that change at every step ------------------------------------------
