@@ -146,7 +146,7 @@ def _accumulate_body(X, Y, sw, order, lo, hi, P, loss, G, Zb, Yb, Db, Zp, Yp, Wp
     return total, pending
 
 
-@jit_inline
+@jit
 def _flush_losses(loss, Zp, Yp, Wp, Lb, pending, k):
     """The weighted loss sum of the ``pending`` elements (``pending // k`` rows) waiting."""
     _loss_values(loss, Zp, Yp, Lb, 0, pending, k)
@@ -348,6 +348,9 @@ def _compiled_epoch(batches, threaded):
                   lr, schedule, schedule_hyper, step, n_threads):
         n_parts = max(1, min(n_threads, len(X) // MIN_ROWS_PER_THREAD)) if threaded else 1
         G, buf = scratch(n_parts, P)
+        if batch_size == 1:  # as batches would, but an SGD fit then compiles only the row kernel
+            return _run_rows(X, Y, sw, order, 0, len(X), P, S, hyper, loss, opt, fit_intercept,
+                             alpha, decay, lr, schedule, schedule_hyper, step, 1, buf)
         return batches(X, Y, sw, order, 0, len(X), P, S, hyper, batch_size, loss, opt,
                        fit_intercept, alpha, decay, lr, schedule, schedule_hyper, step, 1, G, buf)
 

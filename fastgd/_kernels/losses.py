@@ -113,7 +113,7 @@ def _apply_link(link, Z, size, k):
                 Z[r0 + c] /= total
 
 
-@jit_inline
+@jit
 def _derivative(loss, z, y, one):
     """``dl/dz`` of one element, for every loss but softmax (whose derivative needs the whole row);
     ``one`` is 1 in the dtype of ``z``."""
@@ -129,7 +129,7 @@ def _derivative(loss, z, y, one):
     return two * (p - y) * p * (one - p)
 
 
-@jit_inline
+@jit
 def _loss_derivative(loss, Z, Y, D, start, stop, k):
     """Fill ``D[start:stop]`` with ``dl/dz`` for the flat row-major blocks ``Z``, ``Y`` (``k``
     outputs per row; ``start`` and ``stop`` are multiples of ``k``).

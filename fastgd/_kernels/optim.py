@@ -21,7 +21,7 @@ ADAMW       ADAM after the decoupled weight decay ``w *= 1 - lr alpha`` (see ``D
 
 import numpy as np
 
-from ..config import jit_inline
+from ..config import jit, jit_inline
 
 SGD, MOMENTUM, NESTEROV, ADAGRAD, RMSPROP, ADAM, ADAMW = range(7)
 NAMES = {"sgd": SGD, "momentum": MOMENTUM, "nesterov": NESTEROV, "adagrad": ADAGRAD,
@@ -110,14 +110,14 @@ def _slots(S, P):
     return S0, S1
 
 
-@jit_inline
+@jit
 def _adam_corrections(lr, step, beta_1, beta_2):
     """Adam's bias corrections of update ``step``: the step size ``lr / (1 - beta_1**step)`` and
     ``sqrt(1 - beta_2**step)``."""
     return lr / (1 - beta_1**step), np.sqrt(1 - beta_2**step)
 
 
-@jit_inline
+@jit
 def _update_element(opt, p, g, s0, s1, lr, momentum, beta_1, beta_2, epsilon, rho, step_size,
                     root_correction):
     """One parameter's update, as :func:`_update` does it, on scalars: returns ``(p, s0, s1)``, the
@@ -163,4 +163,4 @@ def step_rate(schedule, lr, step, schedule_hyper):
     return lr
 
 
-_step_rate = jit_inline(step_rate)
+_step_rate = jit(step_rate)
