@@ -387,7 +387,8 @@ def _local_sgd_body(X, Y, sw, order, P, S, hyper, batch_size, loss, opt, fit_int
     totals = np.empty(n_threads)
     for t in range(n_threads):
         totals[t] = 0.0
-    n_rounds = -(-(-(-n // n_threads)) // sync)
+    most_rows = -(-n // n_threads)  # the rows of the largest part
+    n_rounds = -(-most_rows // sync)
     for r in range(n_rounds):
         for t in prange(n_threads):
             lo = t * n // n_threads + r * sync

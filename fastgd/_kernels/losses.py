@@ -27,7 +27,7 @@ squared residuals with gradient ``2/n X.T @ (p - y)``.
 
 import numpy as np
 
-from ..config import jit, jit_inline
+from ..config import jit
 from .vecmath import exp_nonpositive, log1p_unit
 
 SQUARED_ERROR, LOG_LOSS, SOFTMAX_LOG_LOSS, HINGE, SIGMOID_SQUARED = range(5)
