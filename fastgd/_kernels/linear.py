@@ -21,6 +21,7 @@ from ..config import (
     BLOCK_ROWS,
     LOCAL_SGD_SYNC_ROWS,
     MIN_ROWS_PER_THREAD,
+    PREFETCH_ROWS,
     jit,
     jit_inline,
     jit_parallel,
@@ -45,6 +46,7 @@ from .optim import (
     step_rate,
     update,
 )
+from .prefetch import prefetch
 
 # --- NumPy references -------------------------------------------------------------------------
 
@@ -204,9 +206,13 @@ def _rows_body(X, Y, sw, order, lo, hi, P, S, hyper, loss, opt, fit_intercept, a
     zero = P.dtype.type(0)
     total = 0.0
     pending = 0
+    line = 64 // X.itemsize  # elements in a cache line
     for i in range(lo, hi):
         row = order[i]
         w = sw[row]
+        ahead = order[min(i + PREFETCH_ROWS, hi - 1)]
+        for j in range(0, d, line):
+            prefetch(X, ahead, j)
         for c in range(k):
             z = P[c, d]
             for j in range(d):
@@ -230,16 +236,15 @@ def _rows_body(X, Y, sw, order, lo, hi, P, S, hyper, loss, opt, fit_intercept, a
         rate = _step_rate(schedule, lr, step, schedule_hyper)
         shrink = 1 - rate * decay
         if opt == SGD:
-            # the constant code, and no Adam corrections (two powers a row), keep this loop short
+            # p -= rate (g x + alpha p) after the decay p *= shrink, in one multiply-add per weight
+            # and with no Adam corrections (two powers a row): this is the loop SGD waits on
+            keep = shrink - rate * alpha
             for c in range(k):
-                g = w * Dr[c]
-                for j in range(d1):
-                    if j < d:
-                        grad, p = g * X[row, j] + alpha * P[c, j], P[c, j] * shrink
-                    else:
-                        grad, p = g if fit_intercept else zero, P[c, j]
-                    P[c, j], _, _ = _update_element(SGD, p, grad, zero, zero, rate, momentum,
-                                                    beta_1, beta_2, epsilon, rho, rate, one)
+                g = rate * w * Dr[c]
+                for j in range(d):
+                    P[c, j] = keep * P[c, j] - g * X[row, j]
+                if fit_intercept:
+                    P[c, d] -= g
             continue
         step_size, root_correction = _adam_corrections(rate, step, beta_1, beta_2)
         for c in range(k):
