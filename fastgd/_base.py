@@ -13,6 +13,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_co
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._unique import attach_unique, cached_unique
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, validate_data
@@ -211,9 +212,10 @@ class ClassifierTargets:
 
         Two classes are one output (1 for the second class); more are one-hot rows.
         """
+        y = attach_unique(y)  # one np.unique for the target check and classes_
         check_classification_targets(y)
         if first_call:
-            self.classes_ = np.unique(y if classes is None else classes)
+            self.classes_ = cached_unique(y) if classes is None else np.unique(classes)
             if len(self.classes_) < 2:
                 raise ValueError(
                     f"{type(self).__name__} needs at least 2 classes in y, but it holds only one "
