@@ -38,11 +38,8 @@ from .losses import (
 )
 from .optim import (
     SGD,
-    _adam_corrections,
-    _slots,
     _step_rate,
     _update,
-    _update_element,
     step_rate,
     update,
 )
@@ -200,8 +197,8 @@ def _rows_body(X, Y, sw, order, lo, hi, P, S, hyper, loss, opt, fit_intercept, a
     d = d1 - 1
     Zr, Yr, Dr, Zp, Yp, Wp, Lb = (buf[0, 0], buf[0, 1], buf[0, 2], buf[0, 3], buf[0, 4],
                                   buf[0, 5], buf[0, 6])
-    momentum, beta_1, beta_2, epsilon, rho = hyper[0], hyper[1], hyper[2], hyper[3], hyper[4]
-    S0, S1 = _slots(S, P)
+    G_row = np.empty_like(P)  # the other optimizers' gradient of one row
+    P_flat, G_flat = P.reshape(-1), G_row.reshape(-1)
     one = P.dtype.type(1)
     zero = P.dtype.type(0)
     total = 0.0
@@ -246,18 +243,16 @@ def _rows_body(X, Y, sw, order, lo, hi, P, S, hyper, loss, opt, fit_intercept, a
                 if fit_intercept:
                     P[c, d] -= g
             continue
-        step_size, root_correction = _adam_corrections(rate, step, beta_1, beta_2)
         for c in range(k):
             g = w * Dr[c]
-            for j in range(d1):
-                if j < d:
-                    grad, p = g * X[row, j] + alpha * P[c, j], P[c, j] * shrink
-                else:
-                    grad, p = g if fit_intercept else zero, P[c, j]
-                t = c * d1 + j
-                P[c, j], S0[t], S1[t] = _update_element(opt, p, grad, S0[t], S1[t], rate, momentum,
-                                                        beta_1, beta_2, epsilon, rho, step_size,
-                                                        root_correction)
+            for j in range(d):
+                G_row[c, j] = g * X[row, j] + alpha * P[c, j]
+            G_row[c, d] = g if fit_intercept else zero
+        if decay != 0:
+            for c in range(k):
+                for j in range(d):
+                    P[c, j] *= shrink
+        _update(opt, P_flat, G_flat, S, step, rate, hyper)
     return total + _flush_losses(loss, Zp, Yp, Wp, Lb, pending, k), step
 
 
