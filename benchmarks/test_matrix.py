@@ -4,8 +4,9 @@ bandwidth that the epochs are measured against."""
 import numpy as np
 import pytest
 
-from fastgd.bench.cases import bytes_touched, design, prepare, rounds_for, time_once, variants
-from fastgd.bench.machine import THREADS, cpu_sample, others_cores
+from fastgd.bench.cases import (bytes_touched, design, prepare, rounds_for, time_once,
+                                training_log_loss, variants)
+from fastgd.bench.machine import THREADS, cpu_sample, others_cores, pinned_threads
 
 QUICK = set(design(quick=True))
 PAIRS = [pytest.param(case, variant, id=f"{case.id}-{variant}",
@@ -15,16 +16,22 @@ PAIRS = [pytest.param(case, variant, id=f"{case.id}-{variant}",
 
 @pytest.mark.parametrize("case,variant", PAIRS)
 def test_matrix(benchmark, budget, case, variant):
-    run = prepare(case, variant)
-    # this timed call is also the warm-up: prepare() already compiled and ran it once
-    rounds = rounds_for(time_once(run), budget)
-    benchmark.group = case.id
-    before = cpu_sample()
-    benchmark.pedantic(run, rounds=rounds, warmup_rounds=0)
-    # what the machine's other users took meanwhile, so that the report can flag disturbed timings
-    benchmark.extra_info.update(case.info(), variant=variant, threads=THREADS,
-                                bytes=bytes_touched(case),
-                                others_cores=others_cores(before, cpu_sample()))
+    with pinned_threads(case.threads):
+        run = prepare(case, variant)
+        # this timed call is also the warm-up: prepare() already compiled and ran it once
+        rounds = rounds_for(time_once(run), budget)
+        benchmark.group = case.id
+        before = cpu_sample()
+        # every round fits afresh from the same start, so the last one's model is every one's
+        result = benchmark.pedantic(run, rounds=rounds, warmup_rounds=0)
+        # what the machine's other users took meanwhile, so that the report can flag disturbed
+        # timings
+        others = others_cores(before, cpu_sample())
+    benchmark.extra_info.update(case.info(), variant=variant, bytes=bytes_touched(case),
+                                others_cores=others)
+    loss = training_log_loss(case, result)
+    if loss is not None:
+        benchmark.extra_info["log_loss"] = loss
     if benchmark.enabled:  # --benchmark-disable runs each once, untimed, as a smoke test
         benchmark.extra_info["gbps"] = bytes_touched(case) / benchmark.stats.stats.median / 1e9
 

@@ -5,10 +5,12 @@ so that a case means the same thing in both.
 
 A *case* is one training problem: a model (loss), an optimizer, ``n`` rows by ``d`` features, a
 batch size and a dtype, timed either as one ``"epoch"`` (the epoch call that the driver makes,
-recorded from a real ``fit``) or as one ``"fit"`` (a one-epoch ``fit`` of the public estimator,
-validation included, which is what a scikit-learn or PyTorch peer can be compared with). A
-*variant* is what runs it: a fastgd backend ("numpy" is the reference), a peer, or the physical
-limit ``X @ w``.
+recorded from a real ``fit``) or as one ``"fit"`` (a ``fit`` of the public estimator for
+``epochs`` epochs, validation included, which is what a scikit-learn or PyTorch peer can be
+compared with, and whose training log loss is recorded beside its time). A *serial* case pins BLAS
+to one thread and leaves out the variants that use several, so that the serial kernel meets a
+serial NumPy. A *variant* is what runs it: a fastgd backend ("numpy" is the reference), a peer, or
+the physical limit ``X @ w``.
 
 The full cross product (6 batch sizes x 4 row counts x 4 feature counts x 2 dtypes x 5 losses x 7
 optimizers) is over 6,000 cases: far more than 20 minutes on 2 cores allow. The design is sampled
@@ -29,6 +31,7 @@ from unittest import mock
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import SGDClassifier, SGDRegressor
+from sklearn.metrics import log_loss
 from sklearn.neural_network import MLPClassifier as SklearnMLPClassifier
 
 from .._driver import BACKENDS
@@ -44,8 +47,8 @@ LEARNING_RATE = 0.01
 REFERENCE = "numpy"
 COMPILED = tuple(backend for backend in BACKENDS if backend != REFERENCE)
 
-#: Seconds per update of the variants that loop over batches in Python (measured here). Where their
-#: epoch would take longer than ``MAX_CALL_SECONDS`` they are left out of a case, which would
+#: Seconds per update of the variants that loop over batches in Python (measured here). Where a
+#: call would take them longer than ``MAX_CALL_SECONDS`` they are left out of a case, which would
 #: otherwise cost minutes.
 PYTHON_UPDATE_SECONDS = {"numpy": 25e-6, "torch": 200e-6}
 MAX_CALL_SECONDS = 1.0
@@ -58,29 +61,29 @@ MIN_ROUNDS, MAX_ROUNDS = 5, 200
 
 
 def sgd_peer(estimator, **params):
-    """Return ``make(batch_size, learning_rate)`` building scikit-learn's plain SGD for one epoch
-    (constant step, no penalty, no shuffle). It only does batch size 1, so ``make`` returns None for
-    any other."""
-    def make(batch_size, learning_rate):
+    """Return ``make(batch_size, learning_rate, epochs)`` building scikit-learn's plain SGD
+    (constant step, no penalty, no shuffle). It only does batch size 1, so ``make`` returns None
+    for any other."""
+    def make(batch_size, learning_rate, epochs):
         if batch_size != 1:
             return None
         return estimator(**params, learning_rate="constant", eta0=learning_rate, penalty=None,
-                         max_iter=1, tol=None, shuffle=False)
+                         max_iter=epochs, tol=None, shuffle=False)
     return make
 
 
-def mlp_peer(batch_size, learning_rate):
-    """scikit-learn's MLPClassifier for one epoch: one hidden layer of 64, SGD with momentum 0.9."""
+def mlp_peer(batch_size, learning_rate, epochs):
+    """scikit-learn's MLPClassifier: one hidden layer of 64, SGD with momentum 0.9."""
     return SklearnMLPClassifier((64,), solver="sgd", momentum=0.9, nesterovs_momentum=False,
                                 learning_rate_init=learning_rate, batch_size=batch_size, alpha=0.0,
-                                max_iter=1, shuffle=False, random_state=0)
+                                max_iter=epochs, shuffle=False, random_state=0)
 
 
 @dataclass(frozen=True)
 class Model:
     """A fastgd estimator with its parameters, the kind of targets it takes (``classes`` 0 for
-    regression), an optional peer ``peer(batch_size, learning_rate) -> estimator or None``, and the
-    backends the estimator has."""
+    regression), an optional peer ``peer(batch_size, learning_rate, epochs) -> estimator or None``,
+    and the backends the estimator has."""
 
     estimator: type
     params: dict = field(hash=False)
@@ -108,7 +111,8 @@ HAS_TORCH = find_spec("torch") is not None
 
 @dataclass(frozen=True)
 class Case:
-    """One timed problem; ``batch=None`` is full batch."""
+    """One timed problem; ``batch=None`` is full batch. ``epochs`` is for fits only: an epoch case
+    times one epoch."""
 
     kind: str
     model: str = "log_loss"
@@ -117,17 +121,28 @@ class Case:
     d: int = 32
     batch: int | None = None
     dtype: str = "float64"
+    epochs: int = 1
+    serial: bool = False
 
     @property
     def id(self):
+        # epochs and serial at their defaults add nothing: the ids that baselines are keyed on stay
+        suffix = ((f"-e{self.epochs}" if self.epochs != 1 else "")
+                  + ("-serial" if self.serial else ""))
         return (f"{self.kind}-{self.model}-{self.optimizer}-{self.n}x{self.d}"
-                f"-b{self.batch or 'full'}-{self.dtype}")
+                f"-b{self.batch or 'full'}-{self.dtype}{suffix}")
+
+    @property
+    def threads(self):
+        """Threads that BLAS and numba get while the case is timed."""
+        return 1 if self.serial else THREADS
 
     def info(self):
         """The case's parameters, for pytest-benchmark's ``extra_info``."""
         return {"case": self.id, "kind": self.kind, "model": self.model,
                 "optimizer": self.optimizer, "rows": self.n, "features": self.d,
-                "batch": self.batch, "dtype": self.dtype}
+                "batch": self.batch, "dtype": self.dtype, "epochs": self.epochs,
+                "serial": self.serial, "threads": self.threads}
 
 
 @dataclass(frozen=True)
@@ -150,6 +165,9 @@ class Sweep:
 FULL_BATCH = Case("epoch", n=100_000)
 MINI_BATCH = Case("epoch", n=10_000, batch=32)
 SGD_FIT = Case("fit", n=10_000, batch=1)
+SERIAL = replace(FULL_BATCH, n=1_000_000, serial=True)
+#: The parallel-SGD target's problem: five epochs, timed with the training loss they reach.
+SGD_EPOCHS = replace(SGD_FIT, n=100_000, epochs=5)
 
 SWEEPS = (
     Sweep("rows, full batch", FULL_BATCH, "n", (1_000, 10_000, 100_000, 1_000_000, 4_000_000),
@@ -166,7 +184,11 @@ SWEEPS = (
     Sweep("one SGD epoch against scikit-learn", SGD_FIT, "model",
           ("log_loss", "hinge", "squared_error"), quick=("log_loss",), headline=("log_loss",)),
     Sweep("one SGD epoch on 100,000 rows", replace(SGD_FIT, n=100_000), "d", (32, 100),
-          headline=(32, 100)),
+          quick=(32,), headline=(32, 100)),
+    Sweep("serial: BLAS on one thread, 1,000,000 rows", SERIAL, "batch", (32, 512, None),
+          quick=(None,)),
+    Sweep("five SGD epochs on 100,000 rows, with the loss reached", SGD_EPOCHS, "d", (32, 100),
+          quick=(32,)),
     Sweep("one mini-batch epoch against PyTorch", replace(SGD_FIT, n=100_000, batch=32), "batch",
           (32, 256), headline=(32,)),
     Sweep("MLP (64 hidden, momentum) against scikit-learn",
@@ -186,14 +208,15 @@ def design(quick=False):
 
 def variants(case):
     """Return the variants that time ``case``; the first, when present, is the NumPy reference."""
-    names = list(MODELS[case.model].backends)
+    model = MODELS[case.model]
+    names = [backend for backend in model.backends if not (case.serial and BACKENDS[backend][1])]
     if case.kind == "epoch" and case.batch is None:
         names.append("X @ w")
-    if case.kind == "fit" and MODELS[case.model].peer and MODELS[case.model].peer(case.batch, 1):
+    if case.kind == "fit" and model.peer and model.peer(case.batch, 1, 1):
         names.append("scikit-learn")
-    if case.kind == "fit" and HAS_TORCH and case.model in TORCH_LOSSES:
+    if case.kind == "fit" and HAS_TORCH and case.model in TORCH_LOSSES and not case.serial:
         names.append("torch")
-    updates = math.ceil(case.n / (case.batch or case.n))
+    updates = case.epochs * math.ceil(case.n / (case.batch or case.n))
     return [v for v in names if updates * PYTHON_UPDATE_SECONDS.get(v, 0) <= MAX_CALL_SECONDS]
 
 
@@ -224,12 +247,13 @@ def prepare(case, variant):
         w = np.ones(case.d, dtype=X.dtype)
         return lambda: X @ w
     if variant == "scikit-learn":
-        return _quiet_fit(model.peer(case.batch, LEARNING_RATE), X, y)
+        return _quiet_fit(model.peer(case.batch, LEARNING_RATE, case.epochs), X, y)
     if variant == "torch":
         return _torch_epoch(case, X, y)
     # the epoch benchmarks shuffle, as users do by default; the fits do not, as their peers
     estimator = model.estimator(**model.params, optimizer=case.optimizer,
-                                learning_rate=LEARNING_RATE, epochs=1, batch_size=case.batch,
+                                learning_rate=LEARNING_RATE, epochs=case.epochs,
+                                batch_size=case.batch,
                                 shuffle=case.kind == "epoch", random_state=0, backend=variant)
     if case.kind == "fit":
         return _quiet_fit(estimator, X, y)
@@ -238,13 +262,24 @@ def prepare(case, variant):
 
 def _quiet_fit(estimator, X, y):
     def fit():
-        # a one-epoch fit is meant: scikit-learn's warning that max_iter=1 did not converge is noise
+        # a fixed number of epochs is meant: scikit-learn's warning that max_iter epochs did not
+        # converge is noise
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            estimator.fit(X, y)
+            return estimator.fit(X, y)
 
     fit()
     return fit
+
+
+def training_log_loss(case, fitted):
+    """Return the mean log loss on its training data of ``fitted``, what a call of ``case``
+    returned, or None where that is not an estimator with probabilities (epochs, regressors, hinge,
+    PyTorch's loop)."""
+    if case.kind != "fit" or not hasattr(fitted, "predict_proba"):
+        return None
+    X, y = dataset(case.n, case.d, case.dtype, MODELS[case.model].classes)
+    return float(log_loss(y, fitted.predict_proba(X)))
 
 
 def _recorded_epoch(estimator, X, y):
@@ -291,8 +326,9 @@ def _torch_epoch(case, X, y):
 
 
 def bytes_touched(case):
-    """Bytes of X, which any epoch reads at least once: the figure for achieved bandwidth."""
-    return case.n * case.d * np.dtype(case.dtype).itemsize
+    """Bytes of X times the epochs, as each epoch reads X at least once: the figure for achieved
+    bandwidth."""
+    return case.epochs * case.n * case.d * np.dtype(case.dtype).itemsize
 
 
 def time_once(fn, iterations=1, clock=perf_counter):

@@ -22,12 +22,12 @@ BUSY_CORES = 0.25
 
 
 @contextlib.contextmanager
-def pinned_threads():
-    """Fix numba's and BLAS's thread counts to ``THREADS`` for the duration of a block."""
+def pinned_threads(threads=THREADS):
+    """Fix numba's and BLAS's thread counts to ``threads`` for the duration of a block."""
     previous = numba.get_num_threads()
-    numba.set_num_threads(THREADS)
+    numba.set_num_threads(threads)
     try:
-        with threadpool_limits(limits=THREADS):
+        with threadpool_limits(limits=threads):
             yield
     finally:
         numba.set_num_threads(previous)

@@ -1,0 +1,154 @@
+"""Issue 8's performance targets, each judged from what one run of the suite measured.
+
+A target is a bound on values that the run measured: speedups (the ratio of two medians timed side
+by side in the run), shares of X, or seconds. It is met when every value it was measured by meets
+the bound and, for a target at equal loss, the faster variant's training log loss is at most
+``LOSS_TOLERANCE`` above the slower one's (a lower loss is not held against it). A run that measured
+none of its values (``--quick`` leaves out the largest cases and the start-up) says so. Nothing here
+holds a result: the report derives the table anew from each run's ``benchmark.json``.
+"""
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from .._driver import BACKENDS
+from .cases import COMPILED, DTYPES, FULL_BATCH, MINI_BATCH, REFERENCE, SERIAL, SGD_EPOCHS, SGD_FIT
+from .memory import FITS
+
+LOSS_TOLERANCE = 0.01
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One value that a target is judged by, None where the run did not measure it; for a target
+    at equal loss ``loss_excess``: the faster variant's training log loss over the slower one's,
+    minus 1 (NaN where a loss is missing); ``disturbed`` when a timing behind it was taken while
+    other processes kept the machine busy."""
+
+    label: str
+    value: float | None
+    loss_excess: float | None = None
+    disturbed: bool = False
+
+
+@dataclass(frozen=True)
+class Target:
+    """``text`` states the target, ``measure(results)`` returns its :class:`Measurement` s, each met
+    when its value is at least ``bound`` (at most, with ``at_most``); ``unit`` is "x" for a
+    ratio, "%" for a share, "s" for seconds."""
+
+    text: str
+    measure: Callable
+    bound: float
+    at_most: bool = False
+    unit: str = "x"
+
+    def met(self, measurement):
+        value, excess = measurement.value, measurement.loss_excess
+        within = value <= self.bound if self.at_most else value >= self.bound
+        # NaN (a loss not recorded) compares false: unproven is not met
+        return within and (excess is None or excess <= LOSS_TOLERANCE)
+
+
+def speedups(cases, slower, faster, equal_loss=False):
+    """Return ``measure(results)``: in each of ``cases``, how many times faster than variant
+    ``slower`` the fastest measured variant of ``faster`` (a name or a tuple, named in the label
+    when there are several) is, and with ``equal_loss`` how much higher the training loss it
+    reaches."""
+    return _compare(cases, slower, faster, equal_loss, lambda case, v, results:
+                    results.medians.get((case.id, v)))
+
+
+def per_epoch_speedups(one_epoch, more_epochs, slower, faster):
+    """Like :func:`speedups` for the time of one more epoch: each variant's fit of the cases
+    ``more_epochs`` less its one-epoch fit of ``one_epoch`` (the same problems), per extra epoch,
+    which leaves out what a fit spends once (validation, encoding the labels)."""
+    one_epoch = {(case.n, case.d, case.dtype): case for case in one_epoch}
+
+    def epoch_time(case, variant, results):
+        once = one_epoch[case.n, case.d, case.dtype]
+        times = [results.medians.get((c.id, variant)) for c in (case, once)]
+        if not all(times):
+            return None
+        return (times[0] - times[1]) / (case.epochs - once.epochs)
+
+    return _compare(more_epochs, slower, faster, False, epoch_time)
+
+
+def _compare(cases, slower, faster, equal_loss, time_of):
+    candidates = (faster,) if isinstance(faster, str) else faster
+
+    def measure(results):
+        measured = []
+        for case in cases:
+            times = {v: time_of(case, v, results) for v in (slower, *candidates)}
+            best = min((v for v in candidates if times[v]), key=times.get, default=candidates[0])
+            excess = None
+            if equal_loss:
+                losses = [results.losses.get((case.id, v), math.nan) for v in (slower, best)]
+                excess = losses[1] / losses[0] - 1
+            label = _label(case) + (f", {best}" if len(candidates) > 1 else "")
+            ratio = times[slower] / times[best] if times[slower] and times[best] else None
+            measured.append(Measurement(
+                label, ratio, excess,
+                any((case.id, v) in results.disturbed for v in (slower, best))))
+        return measured
+    return measure
+
+
+def memory_shares(results):
+    """The memory that each fit of ``fastgd.bench.memory.FITS`` added, as a share of X."""
+    return [Measurement(f"{backend}, {_batch(batch_size)}, {dtype}",
+                        results.memory.get((backend, batch_size, dtype)))
+            for backend, batch_size, dtype in FITS]
+
+
+def startup_seconds(results):
+    """``import fastgd`` plus the first fit in a fresh process with the kernel cache warm, for
+    each backend."""
+    return [Measurement(backend, results.startup.get(backend)) for backend in BACKENDS]
+
+
+def _both_dtypes(*cases):
+    return [replace(case, dtype=dtype) for case in cases for dtype in DTYPES]
+
+
+LARGE_FULL_BATCH = _both_dtypes(*(replace(FULL_BATCH, n=n) for n in (1_000_000, 4_000_000)))
+MINI_BATCH_32 = _both_dtypes(*(replace(MINI_BATCH, n=n) for n in (10_000, 1_000_000)))
+SGD_FEATURES = (32, 100)
+SGD_EPOCH = _both_dtypes(*(replace(SGD_FIT, n=100_000, d=d) for d in SGD_FEATURES))
+SGD_SEVERAL_EPOCHS = _both_dtypes(*(replace(SGD_EPOCHS, d=d) for d in SGD_FEATURES))
+
+TARGETS = (
+    Target("Full batch: `parallel` at least 2x the NumPy reference, 1,000,000 and 4,000,000 x 32",
+           speedups(LARGE_FULL_BATCH, REFERENCE, "parallel"), 2.0),
+    Target("Full batch at the bandwidth limit: a `parallel` epoch within 1.5x of the time of "
+           "`X @ w`, same cases",
+           speedups(LARGE_FULL_BATCH, "parallel", "X @ w"), 1.5, at_most=True),
+    Target("Serial: `numba` at least 1.3x NumPy with BLAS on one thread, full batch, "
+           "1,000,000 x 32", speedups(_both_dtypes(SERIAL), REFERENCE, "numba"), 1.3),
+    Target("Mini-batch 32: a `numba` epoch at least 5x the NumPy reference",
+           speedups(MINI_BATCH_32, REFERENCE, "numba"), 5.0),
+    Target("SGD (batch 1): a one-epoch fit of the fastest backend at least 4x scikit-learn's "
+           f"`SGDClassifier` at equal loss (within {LOSS_TOLERANCE:.0%})",
+           speedups(SGD_EPOCH, "scikit-learn", COMPILED, equal_loss=True), 4.0),
+    Target(f"SGD (batch 1) per epoch: one more epoch (from the fits of 1 and {SGD_EPOCHS.epochs} "
+           "epochs) of the fastest backend at least 4x scikit-learn's",
+           per_epoch_speedups(SGD_EPOCH, SGD_SEVERAL_EPOCHS, "scikit-learn", COMPILED), 4.0),
+    Target(f"Parallel SGD: {SGD_EPOCHS.epochs} epochs of `local_sgd` at least 1.5x serial `numba` "
+           f"at equal loss (within {LOSS_TOLERANCE:.0%})",
+           speedups(SGD_SEVERAL_EPOCHS, "numba", "local_sgd", equal_loss=True), 1.5),
+    Target("Memory: a fit of 1,000,000 x 32 adds at most 20% of X's size to the peak resident "
+           "memory (float32 too: never upcast)", memory_shares, 0.2, at_most=True, unit="%"),
+    Target("Start-up: `import fastgd` and the first fit in a fresh process, kernel cache warm, "
+           "under 1 s", startup_seconds, 1.0, at_most=True, unit="s"),
+)
+
+
+def _label(case):
+    return f"{case.n:,} x {case.d}, {_batch(case.batch)}, {case.dtype}"
+
+
+def _batch(batch_size):
+    return "full batch" if batch_size is None else f"batch {batch_size}"
