@@ -19,6 +19,10 @@ OPTIONS = dict(cache=True, fastmath=FASTMATH, nogil=True, error_model="numpy")
 #: flat loop over a block that stays in L1 cache.
 BLOCK_ROWS = 256
 
+#: The full-batch kernel's blocks: rows of at most this many bytes of X (with 8 rows at least), so
+#: that a block read for its scores is still in L1 when its gradient reads it again.
+BLOCK_BYTES = 16384
+
 #: A batch is split across threads only when every thread gets at least this many rows; below it the
 #: cost of starting a parallel region outweighs the work.
 MIN_ROWS_PER_THREAD = 2048

@@ -18,6 +18,7 @@ import numpy as np
 from numba import prange
 
 from ..config import (
+    BLOCK_BYTES,
     BLOCK_ROWS,
     LOCAL_SGD_SYNC_ROWS,
     MIN_ROWS_PER_THREAD,
@@ -32,7 +33,9 @@ from .losses import (
     _apply_link,
     _derivative,
     _loss_derivative,
+    _loss_derivative_inline,
     _loss_values,
+    _loss_values_inline,
     apply_link,
     loss_terms,
 )
@@ -126,7 +129,7 @@ def _accumulate_body(X, Y, sw, order, lo, hi, P, loss, G, Zb, Yb, Db, Zp, Yp, Wp
                     s += X[row, j] * P[c, j]
                 Zb[i * k + c] = s
                 Yb[i * k + c] = Y[row, c]
-        _loss_derivative(loss, Zb, Yb, Db, 0, m * k, k)
+        _loss_derivative_inline(loss, Zb, Yb, Db, 0, m * k, k)
         for i in range(m):
             row = order[r0 + i]
             w = sw[row]
@@ -143,6 +146,102 @@ def _accumulate_body(X, Y, sw, order, lo, hi, P, loss, G, Zb, Yb, Db, Zp, Yp, Wp
                 G[c, d] += g
             pending += k
     return total, pending
+
+
+def _storage_order_body(X, Y, sw, P, loss, G, Zb, Yb, Db, Lb):
+    """Set ``G`` to the weighted gradient sum of all rows of ``X`` (with ``Y``, ``sw`` a slice of
+    the data, in storage order); return their weighted loss sum. The full batch's kernel.
+
+    The steps of :func:`_accumulate_body`, on blocks of rows that fit in L1 together, with three
+    things that the order of a batch does not allow:
+
+    - indices into a slice from 0: numba wraps an index that might be negative, a select per
+      access that keeps LLVM from vectorising;
+    - the scores of four rows at a time, for one load of each weight per four rows;
+    - the gradient of eight rows at a time into a block buffer, for one load and store of each
+      gradient element per eight rows (a row at a time, each row waits on the previous row's
+      stores).
+
+    Each block's gradient is added to a float64 total, so float32 data loses no precision over
+    millions of rows.
+    """
+    n, d = X.shape
+    k = P.shape[0]
+    rows = max(8, min(Zb.size // k, BLOCK_BYTES // (d * X.itemsize)))
+    G_block = np.empty(d, dtype=X.dtype)
+    G_total = np.zeros((k, d + 1))
+    Y_flat = Y.reshape(-1)
+    zero = X.dtype.type(0)
+    total = 0.0
+    for r0 in range(0, n, rows):
+        m = min(rows, n - r0)
+        X_b = X[r0:r0 + m]
+        m4 = m - m % 4
+        for c in range(k):
+            b = P[c, d]
+            for i in range(0, m4, 4):
+                s0 = s1 = s2 = s3 = b
+                for j in range(d):
+                    w = P[c, j]
+                    s0 += X_b[i, j] * w
+                    s1 += X_b[i + 1, j] * w
+                    s2 += X_b[i + 2, j] * w
+                    s3 += X_b[i + 3, j] * w
+                Zb[i * k + c] = s0
+                Zb[(i + 1) * k + c] = s1
+                Zb[(i + 2) * k + c] = s2
+                Zb[(i + 3) * k + c] = s3
+            for i in range(m4, m):
+                s = b
+                for j in range(d):
+                    s += X_b[i, j] * P[c, j]
+                Zb[i * k + c] = s
+        Y_b = Y_flat[r0 * k:(r0 + m) * k]
+        _loss_derivative_inline(loss, Zb, Y_b, Db, 0, m * k, k)
+        _loss_values_inline(loss, Zb, Y_b, Lb, 0, m * k, k)
+        sw_b = sw[r0:r0 + m]
+        block_loss = zero
+        if k == 1:  # the same as below, in a loop that vectorises
+            for i in range(m):
+                block_loss += sw_b[i] * Lb[i]
+                Db[i] *= sw_b[i]
+        else:
+            for i in range(m):
+                for c in range(k):
+                    block_loss += sw_b[i] * Lb[i * k + c]
+                    Db[i * k + c] *= sw_b[i]
+        total += block_loss
+        m8 = m - m % 8
+        for c in range(k):
+            for j in range(d):
+                G_block[j] = zero
+            for i in range(0, m8, 8):
+                g0, g1, g2, g3 = Db[i * k + c], Db[(i + 1) * k + c], Db[(i + 2) * k + c], Db[
+                    (i + 3) * k + c]
+                g4, g5, g6, g7 = Db[(i + 4) * k + c], Db[(i + 5) * k + c], Db[
+                    (i + 6) * k + c], Db[(i + 7) * k + c]
+                for j in range(d):
+                    G_block[j] += (((g0 * X_b[i, j] + g1 * X_b[i + 1, j])
+                                    + (g2 * X_b[i + 2, j] + g3 * X_b[i + 3, j]))
+                                   + ((g4 * X_b[i + 4, j] + g5 * X_b[i + 5, j])
+                                      + (g6 * X_b[i + 6, j] + g7 * X_b[i + 7, j])))
+            for i in range(m8, m):
+                g = Db[i * k + c]
+                for j in range(d):
+                    G_block[j] += g * X_b[i, j]
+            intercept = zero
+            for i in range(m):
+                intercept += Db[i * k + c]
+            for j in range(d):
+                G_total[c, j] += G_block[j]
+            G_total[c, d] += intercept
+    for c in range(k):
+        for j in range(d + 1):
+            G[c, j] = G_total[c, j]
+    return total
+
+
+_storage_order = jit(_storage_order_body)
 
 
 @jit
@@ -286,6 +385,8 @@ def _batches_body(X, Y, sw, order, lo, hi, P, S, hyper, batch_size, loss, opt, f
         b_hi = min(hi, b_lo + batch_size)
         nb = b_hi - b_lo
         parts = min(G.shape[0], nb // MIN_ROWS_PER_THREAD)
+        # a batch of every row: the order only changes rounding, so the rows go in storage order
+        whole = nb == X.shape[0]
         if parts > 1:
             total += _flush_losses(loss, Zp, Yp, Wp, Lb, pending, k)  # part 0 reuses the buffers
             pending = 0
@@ -295,11 +396,17 @@ def _batches_body(X, Y, sw, order, lo, hi, P, S, hyper, batch_size, loss, opt, f
                 # of G share a cache line, which would bounce between the cores at every row
                 G_part = np.empty((k, d1), dtype=G.dtype)
                 b = buf[t]
-                part_loss, part_pending = _accumulate_call(
-                    X, Y, sw, order, b_lo + t * nb // parts, b_lo + (t + 1) * nb // parts, P, loss,
-                    G_part, b[0], b[1], b[2], b[3], b[4], b[5], b[6], 0)
-                partial[t] = part_loss + _flush_losses(loss, b[3], b[4], b[5], b[6], part_pending,
-                                                       k)
+                part_lo, part_hi = b_lo + t * nb // parts, b_lo + (t + 1) * nb // parts
+                if whole:
+                    partial[t] = _storage_order(X[part_lo:part_hi], Y[part_lo:part_hi],
+                                                sw[part_lo:part_hi], P, loss, G_part, b[0], b[1],
+                                                b[2], b[6])
+                else:
+                    part_loss, part_pending = _accumulate_call(
+                        X, Y, sw, order, part_lo, part_hi, P, loss, G_part, b[0], b[1], b[2],
+                        b[3], b[4], b[5], b[6], 0)
+                    partial[t] = part_loss + _flush_losses(loss, b[3], b[4], b[5], b[6],
+                                                           part_pending, k)
                 for c in range(k):
                     for j in range(d1):
                         G[t, c, j] = G_part[c, j]
@@ -310,6 +417,8 @@ def _batches_body(X, Y, sw, order, lo, hi, P, S, hyper, batch_size, loss, opt, f
                     for c in range(k):
                         for j in range(d1):
                             G0[c, j] += G[t, c, j]
+        elif whole:
+            total += _storage_order(X, Y, sw, P, loss, G0, Zb, Yb, Db, Lb)
         else:
             batch_loss, pending = _accumulate(X, Y, sw, order, b_lo, b_hi, P, loss, G0, Zb, Yb, Db,
                                               Zp, Yp, Wp, Lb, pending)

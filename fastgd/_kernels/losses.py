@@ -27,7 +27,7 @@ squared residuals with gradient ``2/n X.T @ (p - y)``.
 
 import numpy as np
 
-from ..config import jit
+from ..config import jit, jit_inline, renamed
 from .vecmath import exp_nonpositive, log1p_unit
 
 SQUARED_ERROR, LOG_LOSS, SOFTMAX_LOG_LOSS, HINGE, SIGMOID_SQUARED = range(5)
@@ -113,7 +113,7 @@ def _apply_link(link, Z, size, k):
                 Z[r0 + c] /= total
 
 
-@jit
+@jit_inline
 def _derivative(loss, z, y, one):
     """``dl/dz`` of one element, for every loss but softmax (whose derivative needs the whole row);
     ``one`` is 1 in the dtype of ``z``."""
@@ -129,8 +129,7 @@ def _derivative(loss, z, y, one):
     return two * (p - y) * p * (one - p)
 
 
-@jit
-def _loss_derivative(loss, Z, Y, D, start, stop, k):
+def _loss_derivative_body(loss, Z, Y, D, start, stop, k):
     """Fill ``D[start:stop]`` with ``dl/dz`` for the flat row-major blocks ``Z``, ``Y`` (``k``
     outputs per row; ``start`` and ``stop`` are multiples of ``k``).
 
@@ -147,13 +146,22 @@ def _loss_derivative(loss, Z, Y, D, start, stop, k):
                 total += D[r0 + c]
             for c in range(k):
                 D[r0 + c] = D[r0 + c] / total - Y[r0 + c]
+    # a constant code in each loop, so that it compiles without a branch and vectorises
+    elif loss == SQUARED_ERROR:
+        for t in range(start, stop):
+            D[t] = _derivative(SQUARED_ERROR, Z[t], Y[t], one)
+    elif loss == LOG_LOSS:
+        for t in range(start, stop):
+            D[t] = _derivative(LOG_LOSS, Z[t], Y[t], one)
+    elif loss == HINGE:
+        for t in range(start, stop):
+            D[t] = _derivative(HINGE, Z[t], Y[t], one)
     else:
         for t in range(start, stop):
-            D[t] = _derivative(loss, Z[t], Y[t], one)
+            D[t] = _derivative(SIGMOID_SQUARED, Z[t], Y[t], one)
 
 
-@jit
-def _loss_values(loss, Z, Y, L, start, stop, k):
+def _loss_values_body(loss, Z, Y, L, start, stop, k):
     """Fill ``L[start:stop]`` with the loss of each element (for softmax, each row's loss in its
     first element and 0 in the others)."""
     one = Z.dtype.type(1)
@@ -186,6 +194,14 @@ def _loss_values(loss, Z, Y, L, start, stop, k):
         for t in range(start, stop):
             r = _sigmoid(Z[t], one) - Y[t]
             L[t] = r * r
+
+
+_loss_derivative = jit(_loss_derivative_body)
+_loss_values = jit(_loss_values_body)
+# the block loops call these once per block of rows, where a call's passing of four arrays would
+# cost about as much as the rows themselves
+_loss_derivative_inline = jit_inline(renamed(_loss_derivative_body, "_loss_derivative_inline"))
+_loss_values_inline = jit_inline(renamed(_loss_values_body, "_loss_values_inline"))
 
 
 @jit
