@@ -30,7 +30,11 @@ def run_suite(quick, out):
     started, load_before, start = datetime.now(timezone.utc), os.getloadavg(), time.perf_counter()
     # pytest's own output is held back, and shown if the suite fails: the terminal shows the
     # progress bar, on stderr
-    result = subprocess.run(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    # OpenBLAS's threads spin for about 0.1 s after each product, holding the cores that a
+    # multi-threaded numba kernel timed next needs: here a parallel epoch right after `X @ w` took
+    # 26 ms instead of 12. A short timeout (2**4 cycles) puts them to sleep at once.
+    env = {"OPENBLAS_THREAD_TIMEOUT": "4", **os.environ}
+    result = subprocess.run(command, cwd=ROOT, stdout=subprocess.PIPE, text=True, env=env)
     if result.returncode != 0:
         (out / "pytest.log").write_text(result.stdout)
         print(result.stdout[-10_000:])
