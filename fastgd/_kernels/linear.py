@@ -20,6 +20,7 @@ from numba import prange
 from ..config import (
     BLOCK_BYTES,
     BLOCK_ROWS,
+    FULL_BATCH_ROWS,
     LOCAL_SGD_SYNC_ROWS,
     MIN_ROWS_PER_THREAD,
     PREFETCH_ROWS,
@@ -167,7 +168,7 @@ def _storage_order_body(X, Y, sw, P, loss, G, Zb, Yb, Db, Lb):
     """
     n, d = X.shape
     k = P.shape[0]
-    rows = max(8, min(Zb.size // k, BLOCK_BYTES // (d * X.itemsize)))
+    rows = max(8, min(FULL_BATCH_ROWS, BLOCK_BYTES // (d * X.itemsize)))
     G_block = np.empty(d, dtype=X.dtype)
     G_total = np.zeros((k, d + 1))
     Y_flat = Y.reshape(-1)

@@ -124,8 +124,9 @@ def _update_element(opt, p, g, s0, s1, lr, momentum, beta_1, beta_2, epsilon, rh
     new parameter and its state slots (``s0``, ``s1`` are returned unchanged when unused;
     ``step_size`` and ``root_correction`` come from :func:`_adam_corrections`).
 
-    The per-row SGD kernel updates each weight as soon as its gradient is known; passing arrays
-    into an inlined function there would cost atomic reference counts at every row."""
+    The one place of the equations: :func:`_update` applies it over arrays with a constant ``opt``,
+    which leaves a branch-free loop (the repeated calls there differ only in that constant: numba
+    cannot inline a call with ``*args``)."""
     if opt == SGD:
         return p - lr * g, s0, s1
     if opt == MOMENTUM or opt == NESTEROV:
