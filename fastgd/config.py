@@ -19,12 +19,17 @@ OPTIONS = dict(cache=True, fastmath=FASTMATH, nogil=True, error_model="numpy")
 #: flat loop over a block that stays in L1 cache.
 BLOCK_ROWS = 256
 
-#: The full-batch kernel's blocks: ``FULL_BATCH_ROWS`` rows, fewer (8 at least) where they would
-#: take more than ``BLOCK_BYTES`` of X, so that a block read for its scores is still in L1 when its
-#: gradient reads it again. Measured on 1,000,000 x 32 float32: blocks of 128 rows took 40% longer
-#: than blocks of 64.
+#: The full-batch kernel's blocks of rows: each block's gradient is gathered in a buffer of its
+#: own and added to the total once, so that fewer rows would cost a pass over the weights for
+#: little work (8 rows of 256 features ran at half the speed of 64), and more would leave L1
+#: (on 1,000,000 x 32 float32, blocks of 128 rows took 40% longer than blocks of 64).
 FULL_BATCH_ROWS = 64
-BLOCK_BYTES = 16384
+
+#: The full-batch kernel takes rows of at most this many bytes; wider rows go through the batch
+#: kernel, which is faster there. Measured on 100,000 rows, one thread, batch kernel time over
+#: full-batch kernel time, by features: float64 8: 1.87, 32: 1.33, 64: 1.07, 128: 0.59, 256: 0.62;
+#: float32 8: 3.39, 32: 1.91, 64: 1.24, 128: 1.04, 256: 0.64.
+FULL_BATCH_MAX_ROW_BYTES = 512
 
 #: A batch is split across threads only when every thread gets at least this many rows; below it the
 #: cost of starting a parallel region outweighs the work.

@@ -18,8 +18,8 @@ import numpy as np
 from numba import prange
 
 from ..config import (
-    BLOCK_BYTES,
     BLOCK_ROWS,
+    FULL_BATCH_MAX_ROW_BYTES,
     FULL_BATCH_ROWS,
     LOCAL_SGD_SYNC_ROWS,
     MIN_ROWS_PER_THREAD,
@@ -153,7 +153,7 @@ def _storage_order_body(X, Y, sw, P, loss, G, Zb, Yb, Db, Lb):
     """Set ``G`` to the weighted gradient sum of all rows of ``X`` (with ``Y``, ``sw`` a slice of
     the data, in storage order); return their weighted loss sum. The full batch's kernel.
 
-    The steps of :func:`_accumulate_body`, on blocks of rows that fit in L1 together, with three
+    The steps of :func:`_accumulate_body`, on blocks of ``FULL_BATCH_ROWS`` rows, with three
     things that the order of a batch does not allow:
 
     - indices into a slice from 0: numba wraps an index that might be negative, a select per
@@ -168,7 +168,7 @@ def _storage_order_body(X, Y, sw, P, loss, G, Zb, Yb, Db, Lb):
     """
     n, d = X.shape
     k = P.shape[0]
-    rows = max(8, min(FULL_BATCH_ROWS, BLOCK_BYTES // (d * X.itemsize)))
+    rows = FULL_BATCH_ROWS
     G_block = np.empty(d, dtype=X.dtype)
     G_total = np.zeros((k, d + 1))
     Y_flat = Y.reshape(-1)
@@ -387,7 +387,7 @@ def _batches_body(X, Y, sw, order, lo, hi, P, S, hyper, batch_size, loss, opt, f
         nb = b_hi - b_lo
         parts = min(G.shape[0], nb // MIN_ROWS_PER_THREAD)
         # a batch of every row: the order only changes rounding, so the rows go in storage order
-        whole = nb == X.shape[0]
+        whole = nb == X.shape[0] and X.shape[1] * X.itemsize <= FULL_BATCH_MAX_ROW_BYTES
         if parts > 1:
             total += _flush_losses(loss, Zp, Yp, Wp, Lb, pending, k)  # part 0 reuses the buffers
             pending = 0
