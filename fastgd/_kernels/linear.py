@@ -35,8 +35,8 @@ from .losses import (
     _derivative,
     _loss_derivative,
     _loss_derivative_inline,
+    _loss_terms_inline,
     _loss_values,
-    _loss_values_inline,
     apply_link,
     loss_terms,
 )
@@ -198,8 +198,7 @@ def _storage_order_body(X, Y, sw, P, loss, G, Zb, Yb, Db, Lb):
                     s += X_b[i, j] * P[c, j]
                 Zb[i * k + c] = s
         Y_b = Y_flat[r0 * k:(r0 + m) * k]
-        _loss_derivative_inline(loss, Zb, Y_b, Db, 0, m * k, k)
-        _loss_values_inline(loss, Zb, Y_b, Lb, 0, m * k, k)
+        _loss_terms_inline(loss, Zb, Y_b, Lb, Db, m * k, k)
         sw_b = sw[r0:r0 + m]
         block_loss = zero
         if k == 1:  # the same as below, in a loop that vectorises

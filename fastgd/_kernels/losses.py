@@ -88,8 +88,14 @@ def loss_terms(loss, Z, Y):
 @jit
 def _sigmoid(z, one):
     # exp(-|z|) is at most 1, so nothing overflows even for |z| = 1e4 (scikit-learn clips at
-    # |z| > 18 instead); one division with selected operands keeps the loops that call it SIMD
-    e = exp_nonpositive(-abs(z))
+    # |z| > 18 instead)
+    return _sigmoid_given(z, exp_nonpositive(-abs(z)), one)
+
+
+@jit_inline
+def _sigmoid_given(z, e, one):
+    """The logistic function of ``z`` from ``e = exp(-|z|)``, which the log loss needs too; one
+    division with selected operands keeps the loops that call it SIMD."""
     return (one if z >= 0 else e) / (one + e)
 
 
@@ -198,14 +204,28 @@ def _loss_values_body(loss, Z, Y, L, start, stop, k):
 
 _loss_derivative = jit(_loss_derivative_body)
 _loss_values = jit(_loss_values_body)
-# the block loops call these once per block of rows, where a call's passing of four arrays would
+# the block loops call this once per block of rows, where a call's passing of four arrays would
 # cost about as much as the rows themselves
 _loss_derivative_inline = jit_inline(renamed(_loss_derivative_body, "_loss_derivative_inline"))
-_loss_values_inline = jit_inline(renamed(_loss_values_body, "_loss_values_inline"))
 
 
-@jit
-def _loss_terms(loss, Z, Y, L, D, size, k):
-    """Fill ``L`` and ``D`` for the first ``size`` elements of the flat blocks ``Z``, ``Y``."""
-    _loss_values(loss, Z, Y, L, 0, size, k)
-    _loss_derivative(loss, Z, Y, D, 0, size, k)
+def _loss_terms_body(loss, Z, Y, L, D, size, k):
+    """Fill ``L`` and ``D`` for the first ``size`` elements of the flat blocks ``Z``, ``Y``; the log
+    loss in one pass, whose loss and derivative share one ``exp(-|z|)``."""
+    if loss == LOG_LOSS:
+        one = Z.dtype.type(1)
+        zero = Z.dtype.type(0)
+        for t in range(size):
+            z = Z[t]
+            e = exp_nonpositive(-abs(z))
+            D[t] = _sigmoid_given(z, e, one) - Y[t]
+            L[t] = max(z, zero) + log1p_unit(e) - Y[t] * z
+    else:
+        # called, not inlined: a second inlined copy of log1p_unit in one function trips numba's
+        # SSA checks (NumbaIRAssumptionWarning)
+        _loss_values(loss, Z, Y, L, 0, size, k)
+        _loss_derivative_inline(loss, Z, Y, D, 0, size, k)
+
+
+_loss_terms = jit(_loss_terms_body)
+_loss_terms_inline = jit_inline(renamed(_loss_terms_body, "_loss_terms_inline"))
