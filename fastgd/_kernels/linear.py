@@ -149,7 +149,7 @@ def _accumulate_body(X, Y, sw, order, lo, hi, P, loss, G, Zb, Yb, Db, Zp, Yp, Wp
     return total, pending
 
 
-def _storage_order_body(X, Y, sw, P, loss, G, Zb, Yb, Db, Lb):
+def _storage_order_body(X, Y, sw, P, loss, G, Zb, Db, Lb):
     """Set ``G`` to the weighted gradient sum of all rows of ``X`` (with ``Y``, ``sw`` a slice of
     the data, in storage order); return their weighted loss sum. The full batch's kernel.
 
@@ -168,14 +168,13 @@ def _storage_order_body(X, Y, sw, P, loss, G, Zb, Yb, Db, Lb):
     """
     n, d = X.shape
     k = P.shape[0]
-    rows = FULL_BATCH_ROWS
     G_block = np.empty(d, dtype=X.dtype)
     G_total = np.zeros((k, d + 1))
     Y_flat = Y.reshape(-1)
     zero = X.dtype.type(0)
     total = 0.0
-    for r0 in range(0, n, rows):
-        m = min(rows, n - r0)
+    for r0 in range(0, n, FULL_BATCH_ROWS):
+        m = min(FULL_BATCH_ROWS, n - r0)
         X_b = X[r0:r0 + m]
         m4 = m - m % 4
         for c in range(k):
@@ -399,8 +398,8 @@ def _batches_body(X, Y, sw, order, lo, hi, P, S, hyper, batch_size, loss, opt, f
                 part_lo, part_hi = b_lo + t * nb // parts, b_lo + (t + 1) * nb // parts
                 if whole:
                     partial[t] = _storage_order(X[part_lo:part_hi], Y[part_lo:part_hi],
-                                                sw[part_lo:part_hi], P, loss, G_part, b[0], b[1],
-                                                b[2], b[6])
+                                                sw[part_lo:part_hi], P, loss, G_part, b[0], b[2],
+                                                b[6])
                 else:
                     part_loss, part_pending = _accumulate_call(
                         X, Y, sw, order, part_lo, part_hi, P, loss, G_part, b[0], b[1], b[2],
@@ -418,7 +417,7 @@ def _batches_body(X, Y, sw, order, lo, hi, P, S, hyper, batch_size, loss, opt, f
                         for j in range(d1):
                             G0[c, j] += G[t, c, j]
         elif whole:
-            total += _storage_order(X, Y, sw, P, loss, G0, Zb, Yb, Db, Lb)
+            total += _storage_order(X, Y, sw, P, loss, G0, Zb, Db, Lb)
         else:
             batch_loss, pending = _accumulate(X, Y, sw, order, b_lo, b_hi, P, loss, G0, Zb, Yb, Db,
                                               Zp, Yp, Wp, Lb, pending)

@@ -96,17 +96,24 @@ def _update(opt, P, G, S, step, lr, hyper):
 def _update_loop(opt, P, G, S0, S1, lr, momentum, beta_1, beta_2, epsilon, rho, step_size,
                  root_correction):
     for t in range(P.size):
-        P[t], S0[t], S1[t] = _update_element(opt, P[t], G[t], S0[t], S1[t], lr, momentum, beta_1,
-                                             beta_2, epsilon, rho, step_size, root_correction)
+        p, s0, s1 = _update_element(opt, P[t], G[t], S0[t], S1[t], lr, momentum, beta_1, beta_2,
+                                    epsilon, rho, step_size, root_correction)
+        P[t] = p
+        # only the state the optimizer has is written (see _slots); opt is a constant here
+        if opt != SGD:
+            S0[t] = s0
+        if opt == ADAM:
+            S1[t] = s1
 
 
 @jit_inline
 def _slots(S, P):
-    """The two state rows of ``S`` as flat views; a row the optimizer lacks is a scratch array of
-    the same size, so that the update loops can read and write both without a branch."""
+    """The two state rows of ``S`` as flat views. The flat ``P`` stands in for a row the optimizer
+    lacks: :func:`_update_loop` reads it there but never writes it, and nothing is allocated per
+    update."""
     n_slots = S.shape[0]
-    S0 = S[0] if n_slots > 0 else np.empty(P.size, dtype=P.dtype)
-    S1 = S[1] if n_slots > 1 else np.empty(P.size, dtype=P.dtype)
+    S0 = S[0] if n_slots > 0 else P
+    S1 = S[1] if n_slots > 1 else P
     return S0, S1
 
 
