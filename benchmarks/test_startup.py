@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from fastgd._driver import BACKENDS
+from fastgd import backends
 from fastgd.bench.machine import THREADS
 
 FIRST_FIT = """
@@ -22,7 +22,7 @@ print(imported - start, time.perf_counter() - imported)
 """
 
 
-@pytest.mark.parametrize("backend", list(BACKENDS))
+@pytest.mark.parametrize("backend", list(backends.LINEAR))  # the first fit is a GDClassifier
 def test_first_fit_in_a_fresh_process(benchmark, backend, tmp_path):
     """The benchmark times the warm start (whole process, cache loaded); the cold compile is one
     run, recorded in ``extra_info`` with the in-process import and first-fit seconds of both."""

@@ -6,6 +6,7 @@ A model family (linear.py, mlp.py) supplies the parameters it trains and the obj
 epochs; it calls :func:`fastgd._driver.train` itself with :meth:`BaseGD._train_options`.
 """
 
+import inspect
 from numbers import Integral, Real
 
 import numpy as np
@@ -18,22 +19,50 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
-from ._driver import BACKENDS, SCHEDULES, OptimizerState, Schedule, Stopping
-from ._kernels import optim
+from . import backends
+from ._driver import SCHEDULES, OptimizerState, Schedule, Stopping, train
+from ._kernels import losses, optim
 
 DTYPES = [np.float64, np.float32]
 
-#: "auto" learning rate of the adaptive optimizers: torch.optim's defaults, since their step does
-#: not scale with the gradient.
-ADAPTIVE_DEFAULT_RATE = {optim.ADAGRAD: 0.01, optim.RMSPROP: 0.01, optim.ADAM: 0.001,
-                         optim.ADAMW: 0.001}
+#: The keyword parameters every estimator has, with their defaults, in the order of the signature.
+COMMON_DEFAULTS = dict(
+    optimizer="sgd", learning_rate="auto", schedule="constant", epochs=100, batch_size=1,
+    shuffle=True, alpha=0.0, momentum=0.9, beta_1=0.9, beta_2=0.999, epsilon=1e-8, rho=0.9,
+    power_t=0.25, gamma=0.9, step_size=10, tol=None, n_iter_no_change=5, loss_threshold=None,
+    early_stopping=False, validation_fraction=0.1, max_time=None, warm_start=False,
+    backend="numba", random_state=None, verbose=False, callback=None)
+
+
+def keyword_init(positional, keywords):
+    """Return an ``__init__`` that stores each parameter as an attribute of the same name, as
+    scikit-learn requires, with the explicit signature ``(self, <positional>, *, <keywords>)``
+    (dicts of name -> default) that ``get_params`` and ``help()`` read: one definition for the
+    four estimators instead of four spelled-out lists."""
+    kind = inspect.Parameter
+    signature = inspect.Signature(
+        [kind("self", kind.POSITIONAL_OR_KEYWORD)]
+        + [kind(name, kind.POSITIONAL_OR_KEYWORD, default=value)
+           for name, value in positional.items()]
+        + [kind(name, kind.KEYWORD_ONLY, default=value) for name, value in keywords.items()])
+
+    def __init__(self, *args, **kwargs):
+        bound = signature.bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        for name, value in list(bound.arguments.items())[1:]:
+            setattr(self, name, value)
+
+    __init__.__signature__ = signature
+    return __init__
 
 
 class BaseGD(BaseEstimator):
     """Validation, optimizer state and the options of the driver, shared by every estimator.
 
-    A subclass defines ``_targets``, ``_initial_params``, ``_same_shape``, ``_set_params``,
-    ``_auto_learning_rate`` and ``_run`` (which builds its epochs object and calls ``train``).
+    A family sets ``_family`` (its name in :mod:`fastgd.backends`) and the constraint of its
+    ``backend`` parameter, and defines ``_epochs`` (its :class:`fastgd._driver.Epochs`),
+    ``_initial_params``, ``_same_shape``, ``_set_params`` and ``_auto_learning_rate``; an estimator
+    defines ``_targets``.
     """
 
     _parameter_constraints = {
@@ -59,7 +88,6 @@ class BaseGD(BaseEstimator):
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "max_time": [None, Interval(Real, 0, None, closed="neither")],
         "warm_start": ["boolean"],
-        "backend": [StrOptions(set(BACKENDS))],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "callback": [None, callable],
@@ -70,6 +98,18 @@ class BaseGD(BaseEstimator):
     def _fit(self, X, y, sample_weight, **init):
         """Fit from scratch (or continue, with ``warm_start``); ``init`` holds initial values that
         the family's ``_initial_params`` understands."""
+        self._run(*self._prepare(X, y, sample_weight, **init), self.epochs)
+        return self
+
+    def _epochs_for(self, X, y, sample_weight=None, **init):
+        """The :class:`fastgd._driver.Epochs` that ``fit(X, y)`` would train, set up as ``fit``
+        sets it up but not run: what the benchmark suite times an epoch of."""
+        X, Y, sw, P, loss, *_ = self._prepare(X, y, sample_weight, **init)
+        return self._epochs(X, Y, sw, P, loss)
+
+    def _prepare(self, X, y, sample_weight, **init):
+        """Validate, then set up what ``fit`` trains: returns ``(X, Y, sw, P, loss, rng,
+        validation, history)``."""
         X, y = validate_data(self, X, y, dtype=DTYPES, order="C", **self._y_options())
         self._rng = rng = check_random_state(self.random_state)
         Y, loss, class_sw = self._targets(y, X.dtype, first_call=True)
@@ -86,8 +126,7 @@ class BaseGD(BaseEstimator):
         if not warm:
             self._set_learning_rate(X, sw, loss)
         history = list(self.loss_history_) if warm else []
-        self._run(X, Y, sw, P, loss, rng, self.epochs, validation, history)
-        return self
+        return X, Y, sw, P, loss, rng, validation, history
 
     def _partial_fit(self, X, y, classes, sample_weight):
         first_call = not hasattr(self, "_state")
@@ -109,8 +148,16 @@ class BaseGD(BaseEstimator):
                                  "since the first call to partial_fit; fit a new estimator.")
             P = self._initial_params(X.dtype, Y.shape[1], X.shape[1], warm=True)
             history = list(self.loss_history_)
-        self._run(X, Y, sw, P, loss, self._rng, 1, None, history)
+        self._run(X, Y, sw, P, loss, self._rng, None, history, 1)
         return self
+
+    def _run(self, X, Y, sw, P, loss, rng, validation, history, epochs):
+        """Train ``P`` for ``epochs`` epochs after ``len(history)`` earlier ones; set the fitted
+        attributes."""
+        model = self._epochs(X, Y, sw, P, loss)
+        result = train(model, len(X), **self._train_options(P, epochs, rng, validation,
+                                                             len(history)))
+        self._record(P, result, history, validation)
 
     def _y_options(self):
         return {"y_numeric": isinstance(self, RegressorMixin)}
@@ -147,9 +194,13 @@ class BaseGD(BaseEstimator):
     def _optimizer(self):
         return optim.NAMES[self.optimizer]
 
+    @property
+    def _backend(self):
+        return backends.get(self._family, self.backend)
+
     def _hyper(self):
-        """The optimizers' hyper-parameters in the kernels' order (see ``optim``)."""
-        return np.array([self.momentum, self.beta_1, self.beta_2, self.epsilon, self.rho])
+        """The optimizers' hyper-parameters in the kernels' order (``optim.HYPER``)."""
+        return np.array([getattr(self, name) for name in optim.HYPER], dtype=np.float64)
 
     def _set_learning_rate(self, X, sw, loss):
         if self.learning_rate == "auto":
@@ -190,7 +241,8 @@ class BaseGD(BaseEstimator):
 
 class ClassifierTargets:
     """Labels of any type to target rows, class weights, and ``partial_fit``'s ``classes``, for the
-    classifiers. A subclass maps the number of classes to its loss with ``_loss_code(k)``."""
+    classifiers. The loss trained is the estimator's ``loss`` (its multi-class form for more than
+    two classes)."""
 
     _parameter_constraints = {"class_weight": [None, dict, StrOptions({"balanced"})]}
 
@@ -233,7 +285,7 @@ class ClassifierTargets:
         else:
             Y = np.zeros((len(y), k), dtype=dtype)
             Y[np.arange(len(y)), np.searchsorted(self.classes_, y)] = 1
-        return Y, self._loss_code(k), self._class_weights(y)
+        return Y, losses.code(self.loss, Y.shape[1]), self._class_weights(y)
 
     def _class_weights(self, y):
         """Each row's class weight, or None without ``class_weight``."""

@@ -6,27 +6,12 @@ import math
 import time
 from dataclasses import dataclass, field
 
-import numba
 import numpy as np
 
 from ._kernels import optim
-from ._kernels.linear import (_local_sgd_epoch, _loss_gradient, _run_epoch, _run_epoch_parallel,
-                              loss_gradient, run_epoch, scratch)
-
-#: backend name -> (epoch function, whether it splits batches across threads)
-BACKENDS = {
-    "numpy": (run_epoch, False),
-    "numba": (_run_epoch, False),
-    "parallel": (_run_epoch_parallel, True),
-    "local_sgd": (_local_sgd_epoch, True),
-}
+from ._kernels.optim import Rate, Update
 
 SCHEDULES = ("constant", "invscaling", "exponential", "cosine", "step")
-
-
-def n_threads(backend):
-    """Threads a backend may use: numba's current setting for "parallel", else 1."""
-    return numba.get_num_threads() if BACKENDS[backend][1] else 1
 
 
 class DivergenceError(ValueError):
@@ -51,42 +36,32 @@ class OptimizerState:
     step: int = 0
 
 
-class LinearEpochs:
-    """Runs epochs of a linear model: ``P`` (k, d + 1) trained on ``X``, ``Y``, ``sw`` by the
-    backend's epoch kernel. The driver needs only this interface from a model, so the MLP brings
-    its own class with the same four members:
+class Epochs:
+    """Runs epochs of a model by a backend's epoch kernel (see :mod:`fastgd.backends`). The driver
+    needs only this interface from a model; each family subclasses it for the rest:
 
     - ``params``: the array being trained (checked for NaN/inf, saved and restored);
     - ``run(order, batch, lr, schedule, schedule_hyper)``: one epoch; returns the summed weighted
       loss of its batches, each taken before its update;
     - ``penalty()``: the L2 penalty at the current parameters;
     - ``validation_loss(X, Y, sw)``: the mean weighted loss on held-out rows.
+
+    ``make_model(P, alpha, decay)`` builds the family's kernel tuple; AdamW's penalty is a decay of
+    the weights, not a term of the gradient, so it goes to ``decay``.
     """
 
-    def __init__(self, X, Y, sw, P, state, *, loss, optimizer, hyper, alpha, fit_intercept,
-                 backend):
-        self.X, self.Y, self.sw, self.params, self.state = X, Y, sw, P, state
-        self.loss, self.optimizer, self.hyper = loss, optimizer, hyper
-        self.alpha, self.fit_intercept, self.backend = alpha, fit_intercept, backend
-        # AdamW's penalty is a decay of the weights, not a term of the gradient
-        decoupled = optimizer in optim.DECOUPLED
-        self.l2, self.decay = (0.0, alpha) if decoupled else (alpha, 0.0)
-        self.kernel = BACKENDS[backend][0]
-        self.threads = n_threads(backend)
+    def __init__(self, backend, data, P, state, make_model, *, optimizer, hyper, alpha):
+        self.backend, self.data, self.params, self.state = backend, data, P, state
+        self.optimizer, self.hyper, self.alpha = optimizer, hyper, alpha
+        decoupled = optim.OPTIMIZERS[optimizer].decoupled
+        self.model = make_model(P, 0.0 if decoupled else alpha, alpha if decoupled else 0.0)
 
     def run(self, order, batch, lr, schedule, schedule_hyper):
-        total, self.state.step = self.kernel(
-            self.X, self.Y, self.sw, order, self.params, self.state.S, self.hyper, batch, self.loss,
-            self.optimizer, self.fit_intercept, self.l2, self.decay, lr, schedule, schedule_hyper,
-            self.state.step, self.threads)
+        """One epoch over ``order``, ``batch`` rows per update."""
+        total, self.state.step = self.backend.epoch(
+            self.data, order, self.model, Update(self.optimizer, self.state.S, self.hyper),
+            Rate(schedule, lr, schedule_hyper), batch, self.state.step, self.backend.threads())
         return total
-
-    def penalty(self):
-        W = self.params[:, :-1]
-        return 0.5 * self.alpha * float(np.sum(W * W)) if self.alpha else 0.0
-
-    def validation_loss(self, X, Y, sw):
-        return mean_loss(self.backend, X, Y, sw, self.params, self.loss)
 
 
 @dataclass
@@ -151,18 +126,9 @@ class TrainResult:
     stop_reason: str = "epochs"
 
 
-def mean_loss(backend, X, Y, sw, P, loss):
-    """Mean weighted loss of ``P`` on ``(X, Y, sw)``, computed by ``backend``'s kernels."""
-    if backend == "numpy":
-        return loss_gradient(X, Y, sw, P, loss)[0] / len(X)
-    G, buf = scratch(1, P)
-    order = np.arange(len(X), dtype=np.int64)
-    return _loss_gradient(X, Y, sw, order, 0, len(X), P, loss, G, buf) / len(X)
-
-
 def train(model, n, schedule, stopping, *, epochs, batch_size, shuffle, rng, callback=None,
           verbose=False, name="estimator"):
-    """Train ``model`` (a :class:`LinearEpochs` or alike) on its ``n`` rows for up to ``epochs``
+    """Train ``model`` (an :class:`Epochs`) on its ``n`` rows for up to ``epochs``
     epochs, in place.
 
     ``loss_history[e]`` is the mean weighted loss over epoch ``e``'s batches, each taken before its

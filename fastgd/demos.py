@@ -27,7 +27,7 @@ from sklearn.metrics import classification_report
 from sklearn.model_selection import train_test_split
 
 from fastgd import OPTIMIZERS, GDClassifier, GDRegressor, MLPClassifier
-from fastgd._driver import BACKENDS
+from fastgd import backends
 from fastgd.plot import (WeightRecorder, animate_decision_boundary, plot_decision_boundary,
                          plot_loss, plot_loss_landscape)
 
@@ -129,14 +129,19 @@ def digits(args):
     _save(fig, args.out, "digits_predictions.png")
 
 
-#: demo name -> (function, its defaults for --epochs and --alpha, whether it takes --optimizer)
+#: demo name -> (function, its defaults for --epochs and --alpha, whether it takes --optimizer,
+#: the model family it trains: its name in ``fastgd.backends.FAMILIES``, whose backends --backend
+#: offers)
 DEMOS = {
-    "blobs": (blobs, {"epochs": 100, "alpha": 0.01}, True),
-    "line": (line, {"epochs": 50, "alpha": 0.01}, True),
-    "linsys": (linsys, {"epochs": 10_000, "alpha": 0.01}, True),
-    "optimizers": (optimizers, {"epochs": 100, "alpha": None}, False),
-    "digits": (digits, {"epochs": 100, "alpha": 0.5}, True),
+    "blobs": (blobs, {"epochs": 100, "alpha": 0.01}, True, "linear"),
+    "line": (line, {"epochs": 50, "alpha": 0.01}, True, "linear"),
+    "linsys": (linsys, {"epochs": 10_000, "alpha": 0.01}, True, "linear"),
+    "optimizers": (optimizers, {"epochs": 100, "alpha": None}, False, "linear"),
+    "digits": (digits, {"epochs": 100, "alpha": 0.5}, True, "mlp"),
 }
+
+#: how the demos' help names each family's models
+FAMILY_MODELS = {"linear": "a linear model", "mlp": "an MLP"}
 
 
 def add_parser(subparsers):
@@ -146,7 +151,7 @@ def add_parser(subparsers):
         description="Run one of the classic gradient-descent tutorials through fastgd: it prints "
                     "what the tutorial prints and writes its figures.")
     demos = parser.add_subparsers(dest="demo", required=True, metavar="NAME")
-    for name, (function, defaults, takes_optimizer) in DEMOS.items():
+    for name, (function, defaults, takes_optimizer, family) in DEMOS.items():
         demo = demos.add_parser(name, help=function.__doc__, description=function.__doc__)
         demo.add_argument("--epochs", type=_positive(int), default=defaults["epochs"],
                           help=f"passes over the data (default: {defaults['epochs']})")
@@ -158,8 +163,10 @@ def add_parser(subparsers):
                               help="update rule (default: sgd)")
         demo.add_argument("--batch-size", type=_positive(int), default=None,
                           help="rows per update (default: all, vanilla gradient descent)")
-        demo.add_argument("--backend", choices=sorted(BACKENDS), default="numba",
-                          help="numba (default), parallel or the numpy reference")
+        table = backends.FAMILIES[family]
+        demo.add_argument("--backend", choices=list(table), default="numba",
+                          help=f"the {name} demo trains {FAMILY_MODELS[family]}, whose backends "
+                               f"are {', '.join(table)} (default: numba)")
         demo.add_argument("--out", type=Path, default=Path("results/figures"),
                           help="directory for the figures (default: results/figures)")
         demo.add_argument("--show", action="store_true", help="also open the figures in a window")

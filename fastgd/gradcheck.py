@@ -19,12 +19,16 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.utils import check_X_y
 
+from ._kernels import losses
+from ._kernels.data import Data
 from ._kernels.linear import finish_gradient, loss_gradient
 from .linear import GDClassifier, GDRegressor, _BaseGD, _check_init
 
-#: loss name -> estimator that trains it
-_LOSSES = {"squared_error": GDRegressor, "log_loss": GDClassifier, "hinge": GDClassifier,
-          "sigmoid_squared": GDClassifier}
+#: estimator of each task in ``fastgd._kernels.losses``
+_ESTIMATORS = {"regressor": GDRegressor, "classifier": GDClassifier}
+
+#: loss name a user may pass -> estimator that trains it, from the losses table
+_LOSSES = {name: _ESTIMATORS[task] for task, names in losses.PUBLIC.items() for name in names}
 
 
 class GradcheckResult(NamedTuple):
@@ -126,9 +130,10 @@ def _training_objective(estimator, X, y, sample_weight=None):
     sw = encoder._sample_weight(sample_weight, X, class_sw)
     n = len(X)
     alpha = float(estimator.alpha)
+    data = Data(X, Y, sw)
 
     def objective(P):
-        total, G = loss_gradient(X, Y, sw, P, loss)
+        total, G = loss_gradient(data, P, loss)
         finish_gradient(G, P, n, alpha, estimator.fit_intercept)
         return total / n + 0.5 * alpha * float(np.sum(P[:, :-1] ** 2)), G
 

@@ -6,21 +6,13 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base import (ADAPTIVE_DEFAULT_RATE, CLASS_WEIGHT_PARAMETER, COMMON_ATTRIBUTES,
-                    COMMON_PARAMETERS, DTYPES, BaseGD, ClassifierTargets)
-from ._driver import BACKENDS, LinearEpochs, n_threads, train
+from . import backends
+from ._base import (CLASS_WEIGHT_PARAMETER, COMMON_ATTRIBUTES, COMMON_PARAMETERS, COMMON_DEFAULTS,
+                    DTYPES, BaseGD, ClassifierTargets, keyword_init)
+from ._driver import Epochs
 from ._kernels import losses, optim
-from ._kernels.linear import _forward, _forward_parallel, forward
-
-#: Bound on the second derivative of each loss term with respect to the score (hinge is not smooth;
-#: 1 treats it like a smooth loss of the same scale).
-_CURVATURE = {
-    losses.SQUARED_ERROR: 2.0,
-    losses.LOG_LOSS: 0.25,
-    losses.SOFTMAX_LOG_LOSS: 0.5,
-    losses.HINGE: 1.0,
-    losses.SIGMOID_SQUARED: 0.5,
-}
+from ._kernels.data import Data
+from ._kernels.linear import Linear, _loss_gradient, loss_gradient, scratch
 
 _CHUNK_ROWS = 65_536
 
@@ -35,31 +27,56 @@ def auto_learning_rate(X, sw, loss, optimizer, momentum, fit_intercept, alpha):
     X, where a fixed default would diverge on unscaled data. The adaptive optimizers take torch's
     default rates.
     """
-    if optimizer in ADAPTIVE_DEFAULT_RATE:
-        return ADAPTIVE_DEFAULT_RATE[optimizer]
+    rule = optim.OPTIMIZERS[optimizer]
+    if rule.default_rate is not None:
+        return rule.default_rate
     largest = 0.0
     for lo in range(0, len(X), _CHUNK_ROWS):  # in chunks: temporaries of a few rows, not of n
         chunk = X[lo:lo + _CHUNK_ROWS]
         squared_norms = np.einsum("ij,ij->i", chunk, chunk, dtype=np.float64) + fit_intercept
         largest = max(largest, float((sw[lo:lo + _CHUNK_ROWS] * squared_norms).max()))
-    lipschitz = _CURVATURE[loss] * largest + alpha
-    return (1.0 - momentum if optimizer in (optim.MOMENTUM, optim.NESTEROV) else 1.0) / lipschitz
+    lipschitz = losses.LOSSES[loss].curvature * largest + alpha
+    return (1.0 - momentum if rule.damped else 1.0) / lipschitz
+
+
+def mean_loss(backend, data, P, loss):
+    """Mean weighted loss of ``P`` on ``data``, computed by the kernels of ``backend`` (a name)."""
+    n = len(data.Y)
+    if backend == "numpy":
+        return loss_gradient(data, P, loss)[0] / n
+    G, buf = scratch(1, P)
+    return _loss_gradient(data, np.arange(n, dtype=np.int64), 0, n, P, loss, G, buf) / n
+
+
+class LinearEpochs(Epochs):
+    """Epochs of a linear model ``P`` (k, d + 1) on ``X``, ``Y``, ``sw`` (see :class:`Epochs`)."""
+
+    def __init__(self, backend, X, Y, sw, P, state, *, loss, optimizer, hyper, alpha,
+                 fit_intercept):
+        super().__init__(backend, Data(X, Y, sw), P, state,
+                         lambda P, l2, decay: Linear(P, loss, fit_intercept, l2, decay),
+                         optimizer=optimizer, hyper=hyper, alpha=alpha)
+        self.loss = loss
+
+    def penalty(self):
+        W = self.params[:, :-1]
+        return 0.5 * self.alpha * float(np.sum(W * W)) if self.alpha else 0.0
+
+    def validation_loss(self, X, Y, sw):
+        return mean_loss(self.backend.name, Data(X, Y, sw), self.params, self.loss)
 
 
 class _BaseGD(BaseGD):
     """Linear models: parameters ``P`` (k, d + 1), the "auto" step, and predictions."""
 
-    _parameter_constraints = {**BaseGD._parameter_constraints, "fit_intercept": ["boolean"]}
+    _family = "linear"
+    _parameter_constraints = {**BaseGD._parameter_constraints, "fit_intercept": ["boolean"],
+                              "backend": [StrOptions(set(backends.LINEAR))]}
 
-    def _run(self, X, Y, sw, P, loss, rng, epochs, validation, history):
-        """Train ``P`` for ``epochs`` epochs after ``len(history)`` earlier ones; set the fitted
-        attributes."""
-        model = LinearEpochs(X, Y, sw, P, self._state, loss=loss, optimizer=self._optimizer,
-                             hyper=self._hyper(), alpha=float(self.alpha),
-                             fit_intercept=self.fit_intercept, backend=self.backend)
-        result = train(model, len(X), **self._train_options(P, epochs, rng, validation,
-                                                             len(history)))
-        self._record(P, result, history, validation)
+    def _epochs(self, X, Y, sw, P, loss):
+        return LinearEpochs(self._backend, X, Y, sw, P, self._state, loss=loss,
+                            optimizer=self._optimizer, hyper=self._hyper(),
+                            alpha=float(self.alpha), fit_intercept=self.fit_intercept)
 
     def _auto_learning_rate(self, X, sw, loss):
         return auto_learning_rate(X, sw, loss, self._optimizer, self.momentum, self.fit_intercept,
@@ -92,13 +109,9 @@ class _BaseGD(BaseGD):
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=DTYPES, order="C")
         P = np.hstack([self.coef_.reshape(len(self.intercept_), -1), self.intercept_[:, None]])
-        P = P.astype(X.dtype)
-        if self.backend == "numpy":
-            return forward(X, P, link)
-        out = np.empty((X.shape[0], P.shape[0]), dtype=X.dtype)
-        kernel = _forward_parallel if BACKENDS[self.backend][1] else _forward
-        kernel(X, P, link, out, n_threads(self.backend))
-        return out
+        model = Linear(P.astype(X.dtype), 0, self.fit_intercept, 0.0, 0.0)
+        backend = self._backend
+        return backend.forward(X, model, link, backend.threads())
 
 
 def _check_init(name, value, shape, user_shape):
@@ -110,15 +123,6 @@ def _check_init(name, value, shape, user_shape):
     return value.reshape(shape)
 
 
-_BACKEND_PARAMETER = """\
-    backend : {"numba", "parallel", "local_sgd", "numpy"}
-        "numba" runs each epoch in one compiled serial call; "parallel" splits large batches across
-        numba's threads and gives the serial result up to rounding (deterministic for a given
-        thread count); "local_sgd" scales small batches instead: each thread trains its own copy of
-        the model on its part of the rows and the copies are averaged every 8,192 rows per thread
-        (deterministic for a given thread count, but not the serial result); "numpy" is the
-        vectorised reference.
-"""
 _LINEAR_PARAMETERS = """\
     learning_rate : float > 0 or "auto"
         Step size. "auto": for sgd, momentum and nesterov ``(1 - momentum) / L`` with ``L`` a bound
@@ -127,7 +131,7 @@ _LINEAR_PARAMETERS = """\
         (0.01 for adagrad and rmsprop, 0.001 for adam and adamw).
     fit_intercept : bool
         Learn the intercept. When False it is held at ``intercept_init`` (default 0).
-""" + COMMON_PARAMETERS.format(backend=_BACKEND_PARAMETER,
+""" + COMMON_PARAMETERS.format(backend=backends.parameter_doc("linear"),
                                seeded="the shuffle and the validation split",
                                weights="``coef_`` and ``intercept_``")
 
@@ -150,43 +154,9 @@ class GDRegressor(RegressorMixin, _BaseGD):
 {COMMON_ATTRIBUTES}"""
 
     _parameter_constraints = {**_BaseGD._parameter_constraints,
-                              "loss": [StrOptions({"squared_error"})]}
+                              "loss": [StrOptions(set(losses.PUBLIC["regressor"]))]}
 
-    def __init__(self, loss="squared_error", *, optimizer="sgd", learning_rate="auto",
-                 schedule="constant", epochs=100, batch_size=1, shuffle=True, fit_intercept=True,
-                 alpha=0.0, momentum=0.9, beta_1=0.9, beta_2=0.999, epsilon=1e-8, rho=0.9,
-                 power_t=0.25, gamma=0.9, step_size=10, tol=None, n_iter_no_change=5,
-                 loss_threshold=None, early_stopping=False, validation_fraction=0.1,
-                 max_time=None, warm_start=False, backend="numba", random_state=None,
-                 verbose=False, callback=None):
-        self.loss = loss
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
-        self.schedule = schedule
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.shuffle = shuffle
-        self.fit_intercept = fit_intercept
-        self.alpha = alpha
-        self.momentum = momentum
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.rho = rho
-        self.power_t = power_t
-        self.gamma = gamma
-        self.step_size = step_size
-        self.tol = tol
-        self.n_iter_no_change = n_iter_no_change
-        self.loss_threshold = loss_threshold
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.max_time = max_time
-        self.warm_start = warm_start
-        self.backend = backend
-        self.random_state = random_state
-        self.verbose = verbose
-        self.callback = callback
+    __init__ = keyword_init({"loss": "squared_error"}, {**COMMON_DEFAULTS, "fit_intercept": True})
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None, coef_init=None, intercept_init=None):
@@ -200,7 +170,7 @@ class GDRegressor(RegressorMixin, _BaseGD):
         return self._partial_fit(X, y, None, sample_weight)
 
     def _targets(self, y, dtype, first_call, classes=None):
-        return y.astype(dtype).reshape(-1, 1), losses.SQUARED_ERROR, None
+        return y.astype(dtype).reshape(-1, 1), losses.code(self.loss), None
 
     @staticmethod
     def _coef_shape(k, d):
@@ -212,7 +182,7 @@ class GDRegressor(RegressorMixin, _BaseGD):
 
 
 def _has_proba(estimator):
-    if estimator.loss not in ("log_loss", "sigmoid_squared"):
+    if losses.LOSSES[losses.CODES[estimator.loss]].proba_link is None:
         raise AttributeError(f"probability estimates are not available for loss={estimator.loss!r}")
     return True
 
@@ -239,44 +209,10 @@ class GDClassifier(ClassifierMixin, ClassifierTargets, _BaseGD):
 
     _parameter_constraints = {**_BaseGD._parameter_constraints,
                               **ClassifierTargets._parameter_constraints,
-                              "loss": [StrOptions({"log_loss", "hinge", "sigmoid_squared"})]}
+                              "loss": [StrOptions(set(losses.PUBLIC["classifier"]))]}
 
-    def __init__(self, loss="log_loss", *, optimizer="sgd", learning_rate="auto",
-                 schedule="constant", epochs=100, batch_size=1, shuffle=True, fit_intercept=True,
-                 alpha=0.0, momentum=0.9, beta_1=0.9, beta_2=0.999, epsilon=1e-8, rho=0.9,
-                 power_t=0.25, gamma=0.9, step_size=10, tol=None, n_iter_no_change=5,
-                 loss_threshold=None, early_stopping=False, validation_fraction=0.1,
-                 max_time=None, warm_start=False, backend="numba", random_state=None,
-                 verbose=False, callback=None, class_weight=None):
-        self.loss = loss
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
-        self.schedule = schedule
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.shuffle = shuffle
-        self.fit_intercept = fit_intercept
-        self.alpha = alpha
-        self.momentum = momentum
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.rho = rho
-        self.power_t = power_t
-        self.gamma = gamma
-        self.step_size = step_size
-        self.tol = tol
-        self.n_iter_no_change = n_iter_no_change
-        self.loss_threshold = loss_threshold
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.max_time = max_time
-        self.warm_start = warm_start
-        self.backend = backend
-        self.random_state = random_state
-        self.verbose = verbose
-        self.callback = callback
-        self.class_weight = class_weight
+    __init__ = keyword_init({"loss": "log_loss"}, {**COMMON_DEFAULTS, "fit_intercept": True,
+                                                   "class_weight": None})
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None, coef_init=None, intercept_init=None):
@@ -284,11 +220,6 @@ class GDClassifier(ClassifierMixin, ClassifierTargets, _BaseGD):
         from ``coef_init`` (n_outputs, n_features) and ``intercept_init`` (n_outputs,), where
         n_outputs is 1 for two classes and n_classes otherwise."""
         return self._fit(X, y, sample_weight, coef_init=coef_init, intercept_init=intercept_init)
-
-    def _loss_code(self, k):
-        if self.loss == "log_loss":
-            return losses.LOG_LOSS if k == 2 else losses.SOFTMAX_LOG_LOSS
-        return {"hinge": losses.HINGE, "sigmoid_squared": losses.SIGMOID_SQUARED}[self.loss]
 
     @staticmethod
     def _coef_shape(k, d):
@@ -314,7 +245,8 @@ class GDClassifier(ClassifierMixin, ClassifierTargets, _BaseGD):
         if len(self.classes_) == 2:
             p = self._forward(X, losses.SIGMOID)[:, 0]
             return np.column_stack([1 - p, p])
-        if self.loss == "log_loss":
+        link = losses.LOSSES[losses.code(self.loss, len(self.classes_))].proba_link
+        if link == losses.SOFTMAX:
             return self._forward(X, losses.SOFTMAX)
         p = self._forward(X, losses.SIGMOID)
         return p / p.sum(axis=1, keepdims=True)

@@ -14,16 +14,17 @@ from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base import (ADAPTIVE_DEFAULT_RATE, CLASS_WEIGHT_PARAMETER, COMMON_ATTRIBUTES,
-                    COMMON_PARAMETERS, DTYPES, BaseGD, ClassifierTargets)
-from ._driver import n_threads, train
+from . import backends
+from ._base import (CLASS_WEIGHT_PARAMETER, COMMON_ATTRIBUTES, COMMON_DEFAULTS, COMMON_PARAMETERS,
+                    DTYPES, BaseGD, ClassifierTargets, keyword_init)
+from ._driver import Epochs
 from ._kernels import losses, mlp, optim
-
-#: backend name -> epoch kernel of the network
-EPOCH_KERNELS = {"numpy": mlp.run_epoch, "numba": mlp._run_epoch,
-                 "parallel": mlp._run_epoch_parallel}
+from ._kernels.data import Data
 
 INITS = ("glorot", "he", "unit_norm")
+
+#: The networks' defaults where they differ from the linear models'.
+_MLP_DEFAULTS = {**COMMON_DEFAULTS, "optimizer": "adam", "epochs": 200, "batch_size": 32}
 
 #: "auto" learning rate of plain SGD on a network: the loss of a network has no global curvature
 #: bound to derive a step from (unlike the linear models), so this is the customary default;
@@ -48,80 +49,50 @@ def initial_weights(init, fan_in, fan_out, rng):
     return W / np.linalg.norm(W, axis=0)
 
 
-def network_output(backend, X, P, sizes, activation, link):
-    """The network's output ``link(Z)`` (n, n_outputs) for rows ``X``, by ``backend``'s kernels."""
-    if backend == "numpy":
-        return mlp.forward(X, P, sizes, activation, link)
-    out = np.empty((X.shape[0], sizes[-1]), dtype=X.dtype)
-    kernel = mlp._forward_parallel if backend == "parallel" else mlp._forward
-    kernel(X, P, sizes, activation, link, out, n_threads(backend))
-    return out
+class MLPEpochs(Epochs):
+    """Epochs of a network, the flat ``P``, on ``X``, ``Y``, ``sw`` (see :class:`Epochs`)."""
 
-
-class MLPEpochs:
-    """Runs epochs of a network: the flat ``P`` trained on ``X``, ``Y``, ``sw`` by the backend's
-    epoch kernel. The driver's interface, as :class:`fastgd._driver.LinearEpochs`."""
-
-    def __init__(self, X, Y, sw, P, state, *, sizes, activation, loss, optimizer, hyper, alpha,
-                 backend):
-        self.X, self.Y, self.sw, self.params, self.state = X, Y, sw, P, state
-        self.sizes, self.activation, self.loss = sizes, activation, loss
-        self.optimizer, self.hyper, self.alpha, self.backend = optimizer, hyper, alpha, backend
-        # AdamW's penalty is a decay of the weights, not a term of the gradient
-        decoupled = optimizer in optim.DECOUPLED
-        self.l2, self.decay = (0.0, alpha) if decoupled else (alpha, 0.0)
-        self.kernel = EPOCH_KERNELS[backend]
-        self.threads = n_threads(backend)
-
-    def run(self, order, batch, lr, schedule, schedule_hyper):
-        total, self.state.step = self.kernel(
-            self.X, self.Y, self.sw, order, self.params, self.state.S, self.hyper, batch,
-            self.sizes, self.activation, self.loss, self.optimizer, self.l2, self.decay, lr,
-            schedule, schedule_hyper, self.state.step, self.threads)
-        return total
+    def __init__(self, backend, X, Y, sw, P, state, *, sizes, activation, loss, optimizer, hyper,
+                 alpha):
+        super().__init__(backend, Data(X, Y, sw), P, state,
+                         lambda P, l2, decay: mlp.Network(P, sizes, activation, loss, l2, decay),
+                         optimizer=optimizer, hyper=hyper, alpha=alpha)
 
     def penalty(self):
         if not self.alpha:
             return 0.0
-        return 0.5 * self.alpha * sum(float(np.sum(W * W)) for W, _ in mlp.unpack(self.params,
-                                                                                  self.sizes))
+        return 0.5 * self.alpha * sum(float(np.sum(W * W))
+                                      for W, _ in mlp.unpack(self.params, self.model.sizes))
 
     def validation_loss(self, X, Y, sw):
-        Z = network_output(self.backend, X, self.params, self.sizes, self.activation,
-                           losses.IDENTITY)
-        L, _ = losses.loss_terms(self.loss, Z, Y)
+        Z = self.backend.forward(X, self.model, losses.IDENTITY, self.backend.threads())
+        L, _ = losses.loss_terms(self.model.loss, Z, Y)
         return float(sw @ L.sum(axis=1)) / len(X)
 
 
 class _BaseMLP(BaseGD):
     """Networks: the layer sizes, initialisation, the flat parameters and predictions."""
 
+    _family = "mlp"
     _parameter_constraints = {
         **BaseGD._parameter_constraints,
         "hidden_layer_sizes": ["array-like", Integral],
         "activation": [StrOptions(set(mlp.ACTIVATIONS))],
         "init": [StrOptions(set(INITS))],
-        "backend": [StrOptions(set(EPOCH_KERNELS))],
+        "backend": [StrOptions(set(backends.MLP))],
     }
 
-    def _run(self, X, Y, sw, P, loss, rng, epochs, validation, history):
-        """Train ``P`` for ``epochs`` epochs after ``len(history)`` earlier ones; set the fitted
-        attributes."""
+    def _epochs(self, X, Y, sw, P, loss):
         self._layer_sizes = self._sizes(X.shape[1], Y.shape[1])
-        model = MLPEpochs(X, Y, sw, P, self._state, sizes=self._layer_sizes,
-                          activation=mlp.ACTIVATIONS[self.activation], loss=loss,
-                          optimizer=self._optimizer, hyper=self._hyper(), alpha=float(self.alpha),
-                          backend=self.backend)
-        result = train(model, len(X), **self._train_options(P, epochs, rng, validation,
-                                                             len(history)))
-        self._record(P, result, history, validation)
+        return MLPEpochs(self._backend, X, Y, sw, P, self._state, sizes=self._layer_sizes,
+                         activation=mlp.ACTIVATIONS[self.activation], loss=loss,
+                         optimizer=self._optimizer, hyper=self._hyper(), alpha=float(self.alpha))
 
     def _auto_learning_rate(self, X, sw, loss):
-        if self._optimizer in ADAPTIVE_DEFAULT_RATE:
-            return ADAPTIVE_DEFAULT_RATE[self._optimizer]
-        if self._optimizer in (optim.MOMENTUM, optim.NESTEROV):
-            return SGD_DEFAULT_RATE * (1.0 - self.momentum)
-        return SGD_DEFAULT_RATE
+        rule = optim.OPTIMIZERS[self._optimizer]
+        if rule.default_rate is not None:
+            return rule.default_rate
+        return SGD_DEFAULT_RATE * (1.0 - self.momentum if rule.damped else 1.0)
 
     def _hidden(self):
         sizes = np.atleast_1d(np.asarray(self.hidden_layer_sizes))
@@ -166,17 +137,11 @@ class _BaseMLP(BaseGD):
         X = validate_data(self, X, reset=False, dtype=DTYPES, order="C")
         sizes = np.array([W.shape[0] for W in self.coefs_] + [self.coefs_[-1].shape[1]],
                          dtype=np.int64)
-        return network_output(self.backend, X, self._packed_params(X.dtype), sizes,
-                              mlp.ACTIVATIONS[self.activation], link)
+        net = mlp.Network(self._packed_params(X.dtype), sizes, mlp.ACTIVATIONS[self.activation],
+                          0, 0.0, 0.0)
+        backend = self._backend
+        return backend.forward(X, net, link, backend.threads())
 
-
-_BACKEND_PARAMETER = """\
-    backend : {"numba", "parallel", "numpy"}
-        "numba" runs each epoch in one compiled serial call; "parallel" splits each batch large
-        enough across numba's threads, each with its own gradient buffer, and gives the serial
-        result up to rounding (deterministic for a given thread count); "numpy" is the vectorised
-        reference.
-"""
 
 _MLP_PARAMETERS = """\
     hidden_layer_sizes : int or sequence of int
@@ -191,7 +156,7 @@ _MLP_PARAMETERS = """\
         Step size. "auto": 0.01 for sgd, ``0.01 * (1 - momentum)`` for momentum and nesterov
         (scikit-learn's 0.001 at momentum 0.9), torch's defaults for the adaptive optimizers (0.01
         for adagrad and rmsprop, 0.001 for adam and adamw).
-""" + COMMON_PARAMETERS.format(backend=_BACKEND_PARAMETER,
+""" + COMMON_PARAMETERS.format(backend=backends.parameter_doc("mlp"),
                                seeded="the initial weights, the shuffle and the validation split",
                                weights="``coefs_`` and ``intercepts_``")
 
@@ -227,51 +192,15 @@ class MLPClassifier(ClassifierMixin, ClassifierTargets, _BaseMLP):
     _parameter_constraints = {**_BaseMLP._parameter_constraints,
                               **ClassifierTargets._parameter_constraints}
 
-    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, init="glorot",
-                 optimizer="adam", learning_rate="auto", schedule="constant", epochs=200,
-                 batch_size=32, shuffle=True, alpha=0.0, momentum=0.9, beta_1=0.9, beta_2=0.999,
-                 epsilon=1e-8, rho=0.9, power_t=0.25, gamma=0.9, step_size=10, tol=None,
-                 n_iter_no_change=5, loss_threshold=None, early_stopping=False,
-                 validation_fraction=0.1, max_time=None, warm_start=False, backend="numba",
-                 random_state=None, verbose=False, callback=None, class_weight=None):
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.init = init
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
-        self.schedule = schedule
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.shuffle = shuffle
-        self.alpha = alpha
-        self.momentum = momentum
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.rho = rho
-        self.power_t = power_t
-        self.gamma = gamma
-        self.step_size = step_size
-        self.tol = tol
-        self.n_iter_no_change = n_iter_no_change
-        self.loss_threshold = loss_threshold
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.max_time = max_time
-        self.warm_start = warm_start
-        self.backend = backend
-        self.random_state = random_state
-        self.verbose = verbose
-        self.callback = callback
-        self.class_weight = class_weight
+    __init__ = keyword_init({"hidden_layer_sizes": (100,), "activation": "relu"},
+                            {"init": "glorot", **_MLP_DEFAULTS, "class_weight": None})
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
         """Fit to ``X`` (n_samples, n_features) and labels ``y`` (n_samples,)."""
         return self._fit(X, y, sample_weight)
 
-    def _loss_code(self, k):
-        return losses.LOG_LOSS if k == 2 else losses.SOFTMAX_LOG_LOSS
+    loss = "log_loss"  # what the classifier trains; not a parameter
 
     def _set_params(self, P):
         super()._set_params(P)
@@ -313,42 +242,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 {_MLP_ATTRIBUTES}    out_activation_ : "identity"
     """
 
-    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, init="glorot",
-                 optimizer="adam", learning_rate="auto", schedule="constant", epochs=200,
-                 batch_size=32, shuffle=True, alpha=0.0, momentum=0.9, beta_1=0.9, beta_2=0.999,
-                 epsilon=1e-8, rho=0.9, power_t=0.25, gamma=0.9, step_size=10, tol=None,
-                 n_iter_no_change=5, loss_threshold=None, early_stopping=False,
-                 validation_fraction=0.1, max_time=None, warm_start=False, backend="numba",
-                 random_state=None, verbose=False, callback=None):
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.init = init
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
-        self.schedule = schedule
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.shuffle = shuffle
-        self.alpha = alpha
-        self.momentum = momentum
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.rho = rho
-        self.power_t = power_t
-        self.gamma = gamma
-        self.step_size = step_size
-        self.tol = tol
-        self.n_iter_no_change = n_iter_no_change
-        self.loss_threshold = loss_threshold
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.max_time = max_time
-        self.warm_start = warm_start
-        self.backend = backend
-        self.random_state = random_state
-        self.verbose = verbose
-        self.callback = callback
+    __init__ = keyword_init({"hidden_layer_sizes": (100,), "activation": "relu"},
+                            {"init": "glorot", **_MLP_DEFAULTS})
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):

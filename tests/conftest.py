@@ -2,6 +2,8 @@ import numpy as np
 import pytest
 from sklearn.datasets import make_blobs
 
+from fastgd._kernels import losses
+
 BACKENDS = ["numpy", "numba", "parallel"]
 
 #: relative tolerance of each compiled variant against the NumPy reference, per dtype
@@ -39,3 +41,31 @@ def bad_inputs():
         (np.empty((5, 0)), np.zeros(5), "0 feature"),
         (X, np.zeros(50), "only one class"),
     ]
+
+
+#: the losses' codes, and the dtypes every kernel is compiled for
+LOSS_CODES = list(range(len(losses.LOSSES)))
+DTYPES = [np.float64, np.float32]
+#: momentum, beta_1, beta_2, epsilon, rho (``optim.HYPER``)
+HYPER = np.array([0.9, 0.8, 0.99, 1e-8, 0.9])
+
+
+def make_targets(rng, n, k, loss):
+    """Targets of the right kind for ``loss``: values for squared error, one-hot rows for softmax,
+    ``{0, 1}`` per output for the other classification losses."""
+    if loss == losses.SQUARED_ERROR:
+        return rng.standard_normal((n, k))
+    if loss == losses.SOFTMAX_LOG_LOSS:
+        return np.eye(k)[rng.integers(0, k, n)]
+    return rng.integers(0, 2, (n, k))
+
+
+def make_problem(seed, n, d, k, loss, dtype, scale=1.0):
+    """Random X, targets of the right kind for ``loss``, positive sample weights and linear
+    parameters (k, d + 1)."""
+    rng = np.random.default_rng(seed)
+    X = (rng.standard_normal((n, d)) * scale).astype(dtype)
+    Y = make_targets(rng, n, k, loss)
+    sw = rng.uniform(0.5, 2.0, n).astype(dtype)
+    P = rng.standard_normal((k, d + 1)).astype(dtype)
+    return X, Y.astype(dtype), sw, P

@@ -1,12 +1,10 @@
 """``fastgd bench --check`` fails on a real slowdown, naming it, and is quiet on unchanged code."""
 
-from unittest import mock
-
 import pytest
 
-from fastgd._driver import BACKENDS
-from fastgd.bench.cases import design
-from fastgd.cli import main
+from fastgd.bench import check
+from fastgd.bench.cases import design, prepare
+from fastgd.cli import build_parser, main
 
 #: A mini-batch case: a check of it takes well under a second and its speedup over NumPy is large,
 #: so that halving it stands far outside the noise.
@@ -30,18 +28,35 @@ def test_unchanged_code_checked_five_times_raises_no_alarm(baseline):
     assert [bench_check(baseline) for _ in range(5)] == [0] * 5
 
 
-def doing_its_work_twice(run):
-    def slowed(*args):
-        run(*args)
-        return run(*args)
+def doing_its_work_twice(prepare, slowed_variant):
+    """``prepare`` with each timed call of ``slowed_variant`` made twice: that backend's epochs
+    taking twice as long, with nothing patched in the backends' registry or the driver."""
+    def slowed_prepare(case, variant):
+        call = prepare(case, variant)
+        if variant != slowed_variant:
+            return call
 
-    return slowed
+        def twice():
+            call()
+            return call()
+
+        return twice
+
+    return slowed_prepare
 
 
 def test_a_slowed_kernel_fails_the_check_naming_it(baseline, capsys):
-    run, splits = BACKENDS["numba"]
-    with mock.patch.dict(BACKENDS, {"numba": (doing_its_work_twice(run), splits)}):
-        assert bench_check(baseline) == 1
+    # the command's default threshold
+    threshold = build_parser().parse_args(["bench", "--check", str(baseline)]).threshold
+    assert check.run_check(baseline, threshold, CASE.id, 0.3,
+                           prepare=doing_its_work_twice(prepare, "numba")) == 1
     out = capsys.readouterr().out
     assert f"REGRESSION {CASE.id} numba:" in out
     assert f"REGRESSION {CASE.id} parallel" not in out
+
+
+def test_the_wrapper_alone_raises_no_alarm(baseline):
+    """Wrapping ``prepare`` without slowing a backend passes: the failure above comes from the
+    doubled calls alone."""
+    assert check.run_check(baseline, 0.25, CASE.id, 0.3,
+                           prepare=doing_its_work_twice(prepare, "no such backend")) == 0

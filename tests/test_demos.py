@@ -54,6 +54,21 @@ def test_blobs_passes_optimizer_batch_size_and_backend(capsys, tmp_path):
     assert losses[0] < 0.69
 
 
+def test_linear_demos_offer_every_linear_backend_and_digits_the_mlp_ones():
+    from fastgd import backends
+    from fastgd.cli import build_parser
+
+    def choices(demo):
+        demo_parser = build_parser()._subparsers._group_actions[0].choices["demo"]
+        action = next(a for a in demo_parser._subparsers._group_actions[0].choices[demo]._actions
+                      if a.dest == "backend")
+        return list(action.choices)
+
+    assert choices("blobs") == list(backends.LINEAR)
+    assert choices("optimizers") == list(backends.LINEAR)
+    assert choices("digits") == list(backends.MLP)
+
+
 def test_line(capsys, tmp_path):
     out = run_demo(capsys, tmp_path, "line")
     losses = printed_losses(out)
@@ -95,6 +110,8 @@ def test_digits(capsys, tmp_path):
     (["blobs", "--optimizer", "lbfgs"], "invalid choice"),
     (["optimizers", "--optimizer", "sgd"], "unrecognized arguments"),
     (["digits", "--batch-size", "-3"], "must be greater than 0"),
+    # the digits demo trains an MLP, which has no local_sgd backend
+    (["digits", "--backend", "local_sgd"], "invalid choice: 'local_sgd'"),
 ])
 def test_bad_arguments_are_refused(capsys, tmp_path, argv, message):
     with pytest.raises(SystemExit):

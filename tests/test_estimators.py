@@ -114,13 +114,13 @@ def test_hinge_has_no_predict_proba():
 def test_float32_is_kept_and_X_is_not_copied(backend, monkeypatch):
     X, y = blobs(200, centers=2, dtype=np.float32)
     seen = []
-    original = fastgd.linear.train
+    original = fastgd._base.train
 
     def spy(model, *args, **kwargs):
-        seen.append(model.X)
+        seen.append(model.data.X)
         return original(model, *args, **kwargs)
 
-    monkeypatch.setattr(fastgd.linear, "train", spy)
+    monkeypatch.setattr(fastgd._base, "train", spy)
     model = GDClassifier(backend=backend).fit(X, y)
     assert seen[0] is X
     assert model.coef_.dtype == np.float32

@@ -1,6 +1,5 @@
-"""The multi-layer perceptron: dense-layer kernels against their NumPy references, every gradient
-against a numerical one, backends agreeing, the digits, scikit-learn's conventions and clear
-errors."""
+"""The MLP estimators (fastgd/mlp.py): backends agreeing, the digits, scikit-learn's conventions
+and clear errors."""
 
 import numpy as np
 import pytest
@@ -10,241 +9,10 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import fastgd
 from fastgd import DivergenceError, MLPClassifier, MLPRegressor
-from fastgd._kernels import losses, mlp, optim
+from fastgd._kernels import losses, mlp
+from fastgd._kernels.data import Data
 
-from .conftest import BACKENDS, RTOL, assert_close, bad_inputs
-
-ACTIVATIONS = [mlp.IDENTITY, mlp.RELU, mlp.TANH, mlp.LOGISTIC]
-DTYPES = [np.float64, np.float32]
-OUTPUTS = {  # loss -> number of outputs
-    losses.LOG_LOSS: 1,
-    losses.SOFTMAX_LOG_LOSS: 3,
-    losses.SQUARED_ERROR: 2,
-}
-
-
-def targets(rng, n, loss, dtype):
-    k = OUTPUTS[loss]
-    if loss == losses.SOFTMAX_LOG_LOSS:
-        Y = np.eye(k)[rng.integers(0, k, n)]
-    elif loss == losses.LOG_LOSS:
-        Y = rng.integers(0, 2, (n, k))
-    else:
-        Y = rng.standard_normal((n, k))
-    return Y.astype(dtype)
-
-
-def make_network(seed, n, sizes, loss, dtype, zeros=0.3):
-    """Random rows (a fraction ``zeros`` of the inputs exactly 0, as blank pixels), targets for
-    ``loss``, positive sample weights and parameters with scores of order 1."""
-    rng = np.random.default_rng(seed)
-    sizes = np.array(sizes, dtype=np.int64)
-    X = rng.standard_normal((n, sizes[0])) * (rng.random((n, sizes[0])) >= zeros)
-    sw = rng.uniform(0.5, 2.0, n)
-    P = np.empty(mlp.n_params(sizes))
-    for W, b in mlp.unpack(P, sizes):
-        W[:] = rng.standard_normal(W.shape) / np.sqrt(W.shape[0])
-        b[:] = rng.standard_normal(b.shape) * 0.1
-    return X.astype(dtype), targets(rng, n, loss, dtype), sw.astype(dtype), sizes, P.astype(dtype)
-
-
-# --- dense layers ----------------------------------------------------------------------------
-
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("activation", ACTIVATIONS)
-@pytest.mark.parametrize("m,n_in,n_out", [(1, 1, 1), (3, 7, 5), (4, 8, 16), (9, 33, 10),
-                                          (32, 64, 64)])
-def test_dense_layer_matches_reference(m, n_in, n_out, activation, dtype):
-    rng = np.random.default_rng(m * n_in + n_out)
-    # scores up to |z| ~ 60: tanh and the sigmoid saturate without overflow; some inputs are 0
-    A_in = (rng.standard_normal((m, n_in)) * 3 * (rng.random((m, n_in)) > 0.3)).astype(dtype)
-    if activation in (mlp.RELU, mlp.TANH, mlp.LOGISTIC):
-        A_in = mlp.activate(activation, A_in)  # the input of a hidden layer is an activation
-    W = (rng.standard_normal((n_in, n_out)) * 2).astype(dtype)
-    b = rng.standard_normal(n_out).astype(dtype)
-    D_out = rng.standard_normal((m, n_out)).astype(dtype)
-    rtol = RTOL["numba", dtype]
-
-    expected = mlp.dense_forward(A_in, W, b, activation)
-    A_out = np.full(m * n_out + 3, np.nan, dtype)  # flat buffers may be longer than the block
-    mlp._dense_forward(A_in.ravel(), A_out, W.ravel(), b, m, n_in, n_out, activation,
-                       np.empty(n_in, np.int64))
-    assert A_out.dtype == dtype and np.isfinite(A_out[:-3]).all()
-    assert_close(A_out[:-3].reshape(m, n_out), expected, rtol)
-
-    G_W_ref, G_b_ref, D_in_ref = mlp.dense_backward(A_in, D_out, W, activation)
-    G_W = np.full(n_in * n_out, 0.5, dtype)  # the kernel adds to what is there
-    G_b = np.full(n_out, 0.5, dtype)
-    D_in = np.empty(m * n_in, dtype)
-    mlp._dense_backward(A_in.ravel(), D_out.ravel(), D_in, W.ravel(), G_W, G_b, m, n_in, n_out,
-                        activation, True, np.empty(n_in, np.int64))
-    assert_close(G_W.reshape(n_in, n_out) - 0.5, G_W_ref, rtol)
-    assert_close(G_b - 0.5, G_b_ref, rtol)
-    assert_close(D_in.reshape(m, n_in), D_in_ref, rtol)
-
-
-def test_activation_derivatives_are_the_derivatives():
-    z = np.linspace(-4, 4, 81) + 0.013  # away from relu's kink at 0
-    h = 1e-6
-    for activation in ACTIVATIONS:
-        numerical = (mlp.activate(activation, z + h) - mlp.activate(activation, z - h)) / (2 * h)
-        analytic = mlp.activation_derivative(activation, mlp.activate(activation, z))
-        np.testing.assert_allclose(analytic, numerical, rtol=1e-6, atol=1e-9)
-
-
-# --- a whole network -------------------------------------------------------------------------
-
-LOSS_CASES = list(OUTPUTS)
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("loss", LOSS_CASES)
-@pytest.mark.parametrize("activation", ACTIVATIONS)
-@pytest.mark.parametrize("n", [1, mlp.BLOCK_ROWS, mlp.BLOCK_ROWS + 1, 150])
-def test_loss_gradient_matches_reference(n, activation, loss, dtype):
-    X, Y, sw, sizes, P = make_network(n, n, [6, 9, 5, OUTPUTS[loss]], loss, dtype)
-    order = np.random.default_rng(n).permutation(n).astype(np.int64)
-    expected_loss, expected_G = mlp.loss_gradient(X[order], Y[order], sw[order], P, sizes,
-                                                  activation, loss)
-    G = np.zeros_like(P)
-    work, nz = mlp.workspace(sizes, dtype)
-    total = mlp._accumulate(X, Y, sw, order, 0, n, P, sizes, activation, loss, G, work[0], nz[0])
-    assert G.dtype == dtype
-    assert_close(total, expected_loss, RTOL["numba", dtype])
-    assert_close(G, expected_G, RTOL["numba", dtype])
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("activation", ACTIVATIONS)
-@pytest.mark.parametrize("link,loss", [(losses.IDENTITY, losses.SQUARED_ERROR),
-                                       (losses.SIGMOID, losses.LOG_LOSS),
-                                       (losses.SOFTMAX, losses.SOFTMAX_LOG_LOSS)])
-def test_forward_matches_reference(link, loss, activation, dtype):
-    X, _, _, sizes, P = make_network(1, 3000, [6, 90, 7, OUTPUTS[loss]], loss, dtype)
-    expected = mlp.forward(X, P, sizes, activation, link)
-    assert mlp.min_rows_per_thread(P.size) * 2 <= len(X)  # the parallel kernel splits the rows
-    for kernel, variant in ((mlp._forward, "numba"), (mlp._forward_parallel, "parallel")):
-        out = np.empty_like(expected)
-        kernel(X, P, sizes, activation, link, out, 2)
-        assert_close(out, expected, RTOL[variant, dtype])
-
-
-HYPER = np.array([0.9, 0.8, 0.99, 1e-8, 0.9])  # momentum, beta_1, beta_2, epsilon, rho
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("opt", list(optim.NAMES.values()))
-@pytest.mark.parametrize("batch", [1, 7, 256, None])
-def test_epoch_matches_reference(batch, opt, dtype):
-    n = 500
-    loss = losses.SOFTMAX_LOG_LOSS
-    X, Y, sw, sizes, P0 = make_network(opt, n, [10, 48, 32, 3], loss, dtype)
-    order = np.random.default_rng(opt).permutation(n).astype(np.int64)
-    batch = n if batch is None else batch
-    l2, decay = (0.0, 0.01) if opt in optim.DECOUPLED else (0.01, 0.0)
-    lr = {optim.ADAGRAD: 0.01, optim.RMSPROP: 0.001, optim.ADAM: 0.001, optim.ADAMW: 0.001}.get(
-        opt, 0.01)
-    S0 = np.abs(np.random.default_rng(opt).standard_normal(
-        optim.allocate_state(opt, P0.size, dtype).shape)).astype(dtype) * 0.01
-    schedule_hyper = np.array([0.5, 10.0 * -(-n // batch)])
-    # batches of 256 and of all rows are split across the two threads of the parallel kernel
-    assert 2 * mlp.min_rows_per_thread(P0.size) <= 256
-
-    def epoch(kernel, threads):
-        P, S = P0.copy(), S0.copy()
-        total, step = kernel(X, Y, sw, order, P, S, HYPER, batch, sizes, mlp.TANH, loss, opt, l2,
-                             decay, lr, optim.INVSCALING, schedule_hyper, 3, threads)
-        return total, step, P, S
-
-    total_ref, step_ref, P_ref, S_ref = epoch(mlp.run_epoch, 1)
-    assert step_ref == 3 + -(-n // batch)
-    assert not np.allclose(P_ref, P0)
-    for kernel, variant in ((mlp._run_epoch, "numba"), (mlp._run_epoch_parallel, "parallel")):
-        total, step, P, S = epoch(kernel, 2)
-        assert step == step_ref and P.dtype == S.dtype == dtype
-        assert_close(total, total_ref, RTOL[variant, dtype])
-        assert_close(P, P_ref, RTOL[variant, dtype])
-        assert_close(S, S_ref, RTOL[variant, dtype])
-
-
-# --- gradients against numerical gradients -----------------------------------------------------
-
-def objective(X, Y, sw, P, sizes, activation, loss, alpha):
-    """``mean_i sw_i l_i + alpha/2 sum_l ||W_l||^2`` written out from the definitions alone."""
-    f = {mlp.RELU: lambda z: np.maximum(z, 0), mlp.TANH: np.tanh,
-         mlp.LOGISTIC: lambda z: 1 / (1 + np.exp(-z))}[activation]
-    layers = mlp.unpack(P, sizes)
-    A = X
-    for W, b in layers[:-1]:
-        A = f(A @ W + b)
-    Z = A @ layers[-1][0] + layers[-1][1]
-    if loss == losses.LOG_LOSS:  # binary cross-entropy of sigmoid(z)
-        per_row = np.logaddexp(0, Z[:, 0]) - Y[:, 0] * Z[:, 0]
-    elif loss == losses.SOFTMAX_LOG_LOSS:  # cross-entropy of softmax(z)
-        per_row = np.logaddexp.reduce(Z, axis=1) - (Y * Z).sum(axis=1)
-    else:
-        per_row = ((Z - Y) ** 2).sum(axis=1)
-    return np.mean(sw * per_row) + 0.5 * alpha * sum(np.sum(W * W) for W, _ in layers)
-
-
-def hidden_scores(X, P, sizes, activation):
-    """The pre-activations of every hidden unit, to keep the check away from relu's kink."""
-    scores, A = [], X
-    for W, b in mlp.unpack(P, sizes)[:-1]:
-        scores.append(A @ W + b)
-        A = mlp.activate(activation, scores[-1])
-    return np.concatenate([z.ravel() for z in scores])
-
-
-@pytest.mark.parametrize("loss", LOSS_CASES, ids=["sigmoid", "softmax", "squared"])
-@pytest.mark.parametrize("activation", [mlp.RELU, mlp.TANH, mlp.LOGISTIC],
-                         ids=["relu", "tanh", "logistic"])
-def test_every_weight_and_bias_against_numerical_gradient(activation, loss):
-    """A 2-hidden-layer network: the analytic gradient of every parameter (reference and compiled)
-    against central differences of the objective."""
-    n, alpha, h = 40, 0.3, 1e-6
-    X, Y, sw, sizes, P = make_network(11, n, [4, 6, 5, OUTPUTS[loss]], loss, np.float64, zeros=0)
-    if activation == mlp.RELU:  # a difference across the kink would not be a derivative
-        assert np.abs(hidden_scores(X, P, sizes, activation)).min() > 100 * h
-    numerical = np.empty_like(P)
-    for t in range(P.size):
-        step = np.zeros_like(P)
-        step[t] = h
-        numerical[t] = (objective(X, Y, sw, P + step, sizes, activation, loss, alpha)
-                        - objective(X, Y, sw, P - step, sizes, activation, loss, alpha)) / (2 * h)
-
-    total, G = mlp.loss_gradient(X, Y, sw, P, sizes, activation, loss)
-    mlp.finish_gradient(G, P, sizes, n, alpha)
-    np.testing.assert_allclose(G, numerical, rtol=1e-6, atol=1e-8)
-    penalty = 0.5 * alpha * sum(np.sum(W * W) for W, _ in mlp.unpack(P, sizes))
-    assert total / n + penalty == pytest.approx(objective(X, Y, sw, P, sizes, activation, loss,
-                                                          alpha), rel=1e-12)
-
-    G_jit = np.empty_like(P)  # as the compiled epoch: the L2 term first, the rows, then 1 / n
-    mlp._start_gradient(G_jit, P, sizes, n * alpha)
-    work, nz = mlp.workspace(sizes, np.float64)
-    mlp._accumulate(X, Y, sw, np.arange(n), 0, n, P, sizes, activation, loss, G_jit, work[0], nz[0])
-    mlp._scale(G_jit, 1 / n)
-    np.testing.assert_allclose(G_jit, numerical, rtol=1e-6, atol=1e-8)
-
-
-def test_penalty_and_decay_leave_biases_alone():
-    X, Y, sw, sizes, P = make_network(2, 30, [3, 4, 1], losses.LOG_LOSS, np.float64)
-    _, G0 = mlp.loss_gradient(X, Y, sw, P, sizes, mlp.RELU, losses.LOG_LOSS)
-    G = np.empty_like(P)
-    mlp._start_gradient(G, P, sizes, 30 * 0.5)
-    G += G0
-    mlp._scale(G, 1 / 30)
-    for (G_W, G_b), (W0, b0), (W, _) in zip(mlp.unpack(G, sizes), mlp.unpack(G0, sizes),
-                                            mlp.unpack(P, sizes)):
-        assert_close(G_W, W0 / 30 + 0.5 * W, 1e-12)
-        assert_close(G_b, b0 / 30, 1e-12)
-    Q = P.copy()
-    mlp._scale_weights(Q, sizes, 0.5)
-    for (W, b), (W0, b0) in zip(mlp.unpack(Q, sizes), mlp.unpack(P, sizes)):
-        np.testing.assert_array_equal(W, 0.5 * W0)
-        np.testing.assert_array_equal(b, b0)
-
+from .conftest import BACKENDS, DTYPES, RTOL, assert_close, bad_inputs
 
 # --- the estimators ----------------------------------------------------------------------------
 
@@ -318,7 +86,7 @@ def test_full_batch_history_starts_at_the_initial_loss():
                           random_state=5).fit(X, y)
     Y = (y == 1).astype(float)[:, None]
     P = start._packed_params(np.float64)
-    expected, _ = mlp.loss_gradient(X, Y, np.ones(len(y)), P, start._layer_sizes, mlp.RELU,
+    expected, _ = mlp.loss_gradient(Data(X, Y, np.ones(len(y))), P, start._layer_sizes, mlp.RELU,
                                     losses.LOG_LOSS)
     assert model.loss_history_[0] == pytest.approx(expected / len(y), rel=1e-12)
     assert model.loss_history_[-1] < model.loss_history_[0]
@@ -355,15 +123,16 @@ def test_same_seed_same_model_and_float32_kept(backend):
 def test_X_is_not_copied(monkeypatch):
     X, y = blobs(dtype=np.float32)
     seen = []
-    original = fastgd.mlp.train
+    original = fastgd._base.train
 
     def spy(model, *args, **kwargs):
-        seen.append(model.X)
+        seen.append(model.data.X)
         return original(model, *args, **kwargs)
 
-    monkeypatch.setattr(fastgd.mlp, "train", spy)
+    monkeypatch.setattr(fastgd._base, "train", spy)
     MLPClassifier((4,), epochs=1).fit(X, y)
     assert seen[0] is X
+    assert MLPClassifier((4,), epochs=1)._epochs_for(X, y).data.X is X
 
 
 @pytest.mark.parametrize("optimizer", fastgd.OPTIMIZERS)

@@ -103,3 +103,78 @@ def test_against_torch_when_installed():
             optimizer.step()
             optim._update(optim.NAMES[name], P, g, S, t, 0.03, HYPER)
         assert_close(P, p.detach().numpy(), 1e-12)
+
+
+# --- the table ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("entry", optim.OPTIMIZERS, ids=[entry.name for entry in optim.OPTIMIZERS])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_allocate_state_gives_n_slots_rows(entry, dtype):
+    opt = optim.NAMES[entry.name]
+    assert optim.OPTIMIZERS[opt] is entry
+    S = optim.allocate_state(opt, 11, dtype)
+    assert S.shape == (entry.n_slots, 11) and S.dtype == dtype
+    assert not S.any()
+
+
+def test_table_codes_and_facts():
+    assert list(optim.NAMES) == ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam",
+                                 "adamw"]
+    assert [optim.SGD, optim.MOMENTUM, optim.NESTEROV, optim.ADAGRAD, optim.RMSPROP, optim.ADAM,
+            optim.ADAMW] == list(range(7))
+    assert optim.N_OPTIMIZERS == len(optim.OPTIMIZERS) == 7
+    assert optim.HYPER == ("momentum", "beta_1", "beta_2", "epsilon", "rho")
+    assert [entry.name for entry in optim.OPTIMIZERS if entry.decoupled] == ["adamw"]
+    assert {entry.name: entry.default_rate for entry in optim.OPTIMIZERS
+            if entry.default_rate is not None} == {"adagrad": 0.01, "rmsprop": 0.01,
+                                                   "adam": 0.001, "adamw": 0.001}
+    assert [entry.name for entry in optim.OPTIMIZERS if entry.damped] == ["momentum", "nesterov"]
+
+
+@pytest.mark.parametrize("code", [-1, optim.N_OPTIMIZERS, 99])
+def test_unknown_optimizer_code(code):
+    with pytest.raises(ValueError, match="unknown optimizer code"):
+        optim.check_code(code)
+    with pytest.raises(ValueError, match="unknown optimizer code"):
+        optim.update(code, np.zeros(3), np.ones(3), np.zeros((0, 3)), 1, 0.1, HYPER)
+    for dtype in (np.float64, np.float32):
+        P = np.ones(5, dtype)
+        S = np.zeros((2, 5), dtype)
+        optim._update(code, P, np.ones(5, dtype), S, 1, 0.1, HYPER)
+        assert np.isnan(P).all()
+    h = (0.1, MOMENTUM, BETA_1, BETA_2, EPSILON, RHO, 0.5, 0.5)
+    assert np.isnan(optim._update_element(code, 1.0, 1.0, 0.0, 0.0, h)[0])
+    for known in range(optim.N_OPTIMIZERS):
+        optim.check_code(known)
+
+
+@pytest.mark.parametrize("name", list(optim.NAMES))
+def test_update_element_matches_reference(name):
+    """The scalar equations ``_update_element`` against the NumPy reference, one element at a
+    time, with Adam's corrections from ``_adam_corrections``."""
+    rng = np.random.default_rng(9)
+    opt = optim.NAMES[name]
+    P0 = rng.standard_normal(6)
+    S0 = np.abs(rng.standard_normal((2, 6)))
+    G = rng.standard_normal(6)
+    step, lr = 4, 0.03
+    P_ref, S_ref = P0.copy(), S0[:optim.OPTIMIZERS[opt].n_slots].copy()
+    optim.update(opt, P_ref, G, S_ref, step, lr, HYPER)
+    step_size, root = optim._adam_corrections(lr, step, BETA_1, BETA_2)
+    assert step_size == pytest.approx(lr / (1 - BETA_1**step), rel=1e-14)
+    assert root == pytest.approx(np.sqrt(1 - BETA_2**step), rel=1e-14)
+    h = (lr, MOMENTUM, BETA_1, BETA_2, EPSILON, RHO, step_size, root)
+    for t in range(6):
+        p, s0, s1 = optim._update_element(opt, P0[t], G[t], S0[0, t], S0[1, t], h)
+        assert p == pytest.approx(P_ref[t], rel=1e-13)
+        slots = (s0, s1)[:optim.OPTIMIZERS[opt].n_slots]
+        for s, s_ref in zip(slots, S_ref[:, t]):
+            assert s == pytest.approx(s_ref, rel=1e-13)
+
+
+def test_update_and_rate_tuples():
+    S = optim.allocate_state(optim.ADAM, 3, np.float64)
+    update = optim.Update(optim.ADAM, S, HYPER)
+    assert update.opt == optim.ADAM and update.S is S and update.hyper is HYPER
+    rate = optim.Rate(optim.COSINE, 0.1, np.array([0.5, 10.0]))
+    assert rate.schedule == optim.COSINE and rate.lr == 0.1

@@ -234,16 +234,21 @@ def test_zero_weights_are_refused():
 
 def test_local_sgd_on_one_thread_is_the_serial_epoch():
     from fastgd._kernels import losses, optim
-    from fastgd._kernels.linear import _local_sgd_epoch, _run_epoch
+    from fastgd._kernels.data import Data
+    from fastgd._kernels.linear import Linear, _local_sgd_epoch, _run_epoch
+    from fastgd._kernels.optim import Rate, Update
     rng = np.random.default_rng(0)
     X = rng.standard_normal((20_000, 6))
     Y = (rng.random((20_000, 1)) < 0.5).astype(float)
     order = rng.permutation(20_000)
-    args = (np.array([0.9, 0.9, 0.999, 1e-8, 0.9]), 4, losses.LOG_LOSS, optim.MOMENTUM, True, 0.01,
-            0.0, 0.05, optim.CONSTANT, np.array([0.25, 1.0]), 0)
+    data = Data(X, Y, np.ones(20_000))
+    hyper = np.array([0.9, 0.9, 0.999, 1e-8, 0.9])
+    rate = Rate(optim.CONSTANT, 0.05, np.array([0.25, 1.0]))
     P1, S1, P2, S2 = np.zeros((1, 7)), np.zeros((1, 7)), np.zeros((1, 7)), np.zeros((1, 7))
-    serial = _run_epoch(X, Y, np.ones(20_000), order, P1, S1, *args, 1)
-    local = _local_sgd_epoch(X, Y, np.ones(20_000), order, P2, S2, *args, 1)
+    serial = _run_epoch(data, order, Linear(P1, losses.LOG_LOSS, True, 0.01, 0.0),
+                        Update(optim.MOMENTUM, S1, hyper), rate, 4, 0, 1)
+    local = _local_sgd_epoch(data, order, Linear(P2, losses.LOG_LOSS, True, 0.01, 0.0),
+                             Update(optim.MOMENTUM, S2, hyper), rate, 4, 0, 1)
     assert serial[1] == local[1]
     assert serial[0] == pytest.approx(local[0], rel=1e-13)  # the loss is summed per round
     np.testing.assert_array_equal(P1, P2)

@@ -2,8 +2,12 @@
 
 Parameters are one C-contiguous array ``P`` of shape ``(k, d + 1)``: row ``c`` holds the ``d``
 weights of output ``c`` followed by its intercept, so the optimizer updates a single flat vector.
-``X`` is ``(n, d)``, targets ``Y`` are ``(n, k)`` in ``X``'s dtype, ``sw`` the ``(n,)`` sample weights,
-and ``order`` the ``(n,)`` int64 order in which rows are visited.
+The arguments come grouped: ``data`` a :class:`fastgd._kernels.data.Data` (``X`` (n, d), targets
+``Y`` (n, k) in ``X``'s dtype, sample weights ``sw`` (n,)), ``model`` a :class:`Linear`, ``update_``
+and ``rate`` the optimizer's :class:`~fastgd._kernels.optim.Update` and the per-step
+:class:`~fastgd._kernels.optim.Rate`; ``order`` is the (n,) int64 order in which rows are
+visited. ``X`` is read only through the row functions of ``data.py``, the seam where another input
+type plugs in.
 
 Each kernel has a NumPy reference of the same signature (no underscore): the forward pass
 (``forward``; ``_forward``, ``_forward_parallel``), the loss gradient (``loss_gradient``;
@@ -14,12 +18,13 @@ parallel split of a large batch's gradient lives inside the parallel epoch, sinc
 must not call a parallel one.
 """
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import prange
 
 from ..config import (
     BLOCK_ROWS,
-    FULL_BATCH_MAX_ROW_BYTES,
     FULL_BATCH_ROWS,
     LOCAL_SGD_SYNC_ROWS,
     MIN_ROWS_PER_THREAD,
@@ -29,6 +34,8 @@ from ..config import (
     jit_parallel,
     renamed,
 )
+from . import losses, optim
+from .data import Data, row_axpy, row_dot, row_prefetch, row_scaled_axpy, storage_order_rows
 from .losses import (
     SOFTMAX_LOG_LOSS,
     _apply_link,
@@ -40,14 +47,20 @@ from .losses import (
     apply_link,
     loss_terms,
 )
-from .optim import (
-    SGD,
-    _step_rate,
-    _update,
-    step_rate,
-    update,
-)
-from .prefetch import prefetch
+from .optim import SGD, Rate, Update, _step_rate, _update, step_rate, update
+
+
+class Linear(NamedTuple):
+    """A linear model as the kernels train it: parameters ``P`` (k, d + 1), the loss code, whether
+    the intercept is learned, the L2 penalty ``alpha`` in the gradient and the decoupled weight
+    decay ``decay`` (AdamW's)."""
+
+    P: np.ndarray
+    loss: int
+    fit_intercept: bool
+    alpha: float
+    decay: float
+
 
 # --- NumPy references -------------------------------------------------------------------------
 
@@ -56,8 +69,9 @@ def forward(X, P, link):
     return apply_link(link, X @ P[:, :-1].T + P[:, -1])
 
 
-def loss_gradient(X, Y, sw, P, loss):
+def loss_gradient(data, P, loss):
     """Return ``(sum_i sw_i l_i, G)`` with ``G = sum_i sw_i dl_i/dP``, shape (k, d + 1)."""
+    X, Y, sw = data
     L, D = loss_terms(loss, X @ P[:, :-1].T + P[:, -1], Y)
     D *= sw[:, None]
     G = np.empty_like(P)
@@ -75,83 +89,103 @@ def finish_gradient(G, P, n_rows, alpha, fit_intercept):
         G[:, -1] = 0
 
 
-def run_epoch(X, Y, sw, order, P, S, hyper, batch_size, loss, opt, fit_intercept, alpha, decay, lr,
-              schedule, schedule_hyper, step, n_threads):
-    """One epoch of (mini-)batch gradient descent over ``order``, updating ``P`` and ``S`` in place.
+def run_epoch(data, order, model, update_, rate, batch_size, step, n_threads):
+    """One epoch of (mini-)batch gradient descent over ``order``, updating ``model.P`` and the
+    optimizer state ``update_.S`` in place.
 
     Each batch: its loss and gradient at the current ``P`` (L2 penalty ``alpha``), the learning rate
     of the step from the schedule, the decoupled weight decay ``W *= 1 - rate * decay``, then the
     optimizer's update. Returns ``(sum of weighted losses, step)``.
     """
+    X, Y, sw = data
+    P, loss, fit_intercept, alpha, decay = model
     n = X.shape[0]
     total = 0.0
     for lo in range(0, n, batch_size):
         rows = order[lo:lo + batch_size]
         if rows.size == n:  # full batch: the order only changes rounding, so skip the copy of X
-            batch_loss, G = loss_gradient(X, Y, sw, P, loss)
+            batch_loss, G = loss_gradient(data, P, loss)
         else:
-            batch_loss, G = loss_gradient(X[rows], Y[rows], sw[rows], P, loss)
+            batch_loss, G = loss_gradient(Data(X[rows], Y[rows], sw[rows]), P, loss)
         total += batch_loss
         finish_gradient(G, P, rows.size, alpha, fit_intercept)
         step += 1
-        rate = step_rate(schedule, lr, step, schedule_hyper)
-        P[:, :-1] *= 1 - rate * decay
-        update(opt, P.reshape(-1), G.reshape(-1), S, step, rate, hyper)
+        lr = step_rate(rate.schedule, rate.lr, step, rate.hyper)
+        P[:, :-1] *= 1 - lr * decay
+        update(update_.opt, P.reshape(-1), G.reshape(-1), update_.S, step, lr, update_.hyper)
     return total, step
 
 
 # --- compiled kernels -------------------------------------------------------------------------
 
-def _accumulate_body(X, Y, sw, order, lo, hi, P, loss, G, Zb, Yb, Db, Zp, Yp, Wp, Lb, pending):
+class Blocks(NamedTuple):
+    """One thread's block buffers, ``BLOCK_ROWS * k`` each, as views made once (inside a batch loop
+    each view made would cost two atomic reference counts a row): scores ``Z``, targets ``Y``,
+    derivatives ``D``, and the scores, targets, row weights and loss terms of the rows whose losses
+    wait to be evaluated together (``Zp``, ``Yp``, ``Wp``, ``L``)."""
+
+    Z: np.ndarray
+    Y: np.ndarray
+    D: np.ndarray
+    Zp: np.ndarray
+    Yp: np.ndarray
+    Wp: np.ndarray
+    L: np.ndarray
+
+
+@jit_inline
+def _blocks(buf, t):
+    b = buf[t]
+    return Blocks(b[0], b[1], b[2], b[3], b[4], b[5], b[6])
+
+
+def _accumulate_body(data, order, lo, hi, P, loss, G, blocks, pending):
     """Set ``G`` to the weighted gradient sum of rows ``order[lo:hi]``.
 
-    Works in blocks of ``BLOCK_ROWS``: the scores ``Zb`` and targets ``Yb``, then ``dl/dz`` into
-    ``Db`` as one flat loop, then the gradient, so each stage is a simple loop over data in L1. The
-    losses are only reported, so the scores, targets and weights wait in ``Zp``, ``Yp``, ``Wp``,
-    ``pending`` elements of them, until a whole block's worth can be evaluated at once
-    (:func:`_flush_losses`): a batch of one row then costs no ``exp``/``log1p`` chain of its own.
-    The buffers are the rows of :func:`scratch`'s block buffer, passed as views made once: each
-    view made here would cost two atomic reference counts a row in SGD. Returns ``(loss sum of the
-    rows evaluated, elements pending)``.
+    Works in blocks of ``BLOCK_ROWS``: the scores and targets, then ``dl/dz`` as one flat loop, then
+    the gradient, so each stage is a simple loop over data in L1. The losses are only reported, so
+    the scores, targets and weights wait in ``blocks``, ``pending`` elements of them, until a whole
+    block's worth can be evaluated at once (:func:`_flush_losses`): a batch of one row then costs no
+    ``exp``/``log1p`` chain of its own. Returns ``(loss sum of the rows evaluated, elements
+    pending)``.
     """
+    X, Y, sw = data
+    Zb, Yb, Db, Zp, Yp, Wp, Lb = blocks
     k = P.shape[0]
-    d = X.shape[1]
     for c in range(k):
-        for j in range(d + 1):
+        for j in range(P.shape[1]):
             G[c, j] = 0
+    d = P.shape[1] - 1
     total = 0.0
     for r0 in range(lo, hi, BLOCK_ROWS):
         m = min(BLOCK_ROWS, hi - r0)
         for i in range(m):
             row = order[r0 + i]
             for c in range(k):
-                s = P[c, d]
-                for j in range(d):
-                    s += X[row, j] * P[c, j]
-                Zb[i * k + c] = s
+                Zb[i * k + c] = row_dot(X, row, P, c)
                 Yb[i * k + c] = Y[row, c]
         _loss_derivative_inline(loss, Zb, Yb, Db, 0, m * k, k)
         for i in range(m):
             row = order[r0 + i]
             w = sw[row]
             if pending == Zp.size:
-                total += _flush_losses(loss, Zp, Yp, Wp, Lb, pending, k)
+                total += _flush_losses(loss, blocks, pending, k)
                 pending = 0
             Wp[pending // k] = w
             for c in range(k):
                 Zp[pending + c] = Zb[i * k + c]
                 Yp[pending + c] = Yb[i * k + c]
                 g = w * Db[i * k + c]
-                for j in range(d):
-                    G[c, j] += g * X[row, j]
+                row_axpy(X, row, g, G, c)
                 G[c, d] += g
             pending += k
     return total, pending
 
 
-def _storage_order_body(X, Y, sw, P, loss, G, Zb, Db, Lb):
-    """Set ``G`` to the weighted gradient sum of all rows of ``X`` (with ``Y``, ``sw`` a slice of
-    the data, in storage order); return their weighted loss sum. The full batch's kernel.
+def _storage_order_body(data, P, loss, G, Zb, Db, Lb):
+    """Set ``G`` to the weighted gradient sum of all rows of ``data`` (a slice of the training
+    data, in storage order); return their weighted loss sum. The full batch's kernel, for dense
+    rows (see ``data.storage_order_rows``).
 
     The steps of :func:`_accumulate_body`, on blocks of ``FULL_BATCH_ROWS`` rows, with three
     things that the order of a batch does not allow:
@@ -166,6 +200,7 @@ def _storage_order_body(X, Y, sw, P, loss, G, Zb, Db, Lb):
     Each block's gradient is added to a float64 total, so float32 data loses no precision over
     millions of rows.
     """
+    X, Y, sw = data
     n, d = X.shape
     k = P.shape[0]
     G_block = np.empty(d, dtype=X.dtype)
@@ -244,9 +279,11 @@ _storage_order = jit(_storage_order_body)
 
 
 @jit
-def _flush_losses(loss, Zp, Yp, Wp, Lb, pending, k):
-    """The weighted loss sum of the ``pending`` elements (``pending // k`` rows) waiting."""
-    _loss_values(loss, Zp, Yp, Lb, 0, pending, k)
+def _flush_losses(loss, blocks, pending, k):
+    """The weighted loss sum of the ``pending`` elements (``pending // k`` rows) waiting in
+    ``blocks``."""
+    Lb, Wp = blocks.L, blocks.Wp
+    _loss_values(loss, blocks.Zp, blocks.Yp, Lb, 0, pending, k)
     total = 0.0
     for i in range(pending // k):
         row_loss = Lb[i * k]
@@ -263,13 +300,12 @@ _accumulate_call = jit(renamed(_accumulate_body, "_accumulate_call"))
 
 
 @jit
-def _loss_gradient(X, Y, sw, order, lo, hi, P, loss, G, buf):
+def _loss_gradient(data, order, lo, hi, P, loss, G, buf):
     """Set ``G[0]`` to the weighted gradient sum of rows ``order[lo:hi]``; return their loss sum
     (the compiled twin of :func:`loss_gradient`; ``G``, ``buf`` from :func:`scratch`)."""
-    b = buf[0]
-    total, pending = _accumulate_call(X, Y, sw, order, lo, hi, P, loss, G[0], b[0], b[1], b[2],
-                                      b[3], b[4], b[5], b[6], 0)
-    return total + _flush_losses(loss, b[3], b[4], b[5], b[6], pending, P.shape[0])
+    blocks = _blocks(buf, 0)
+    total, pending = _accumulate_call(data, order, lo, hi, P, loss, G[0], blocks, 0)
+    return total + _flush_losses(loss, blocks, pending, P.shape[0])
 
 
 @jit_inline
@@ -282,8 +318,7 @@ def _finish_gradient(G, P, n_rows, alpha, fit_intercept):
         G[c, d1 - 1] = G[c, d1 - 1] * inv if fit_intercept else 0
 
 
-def _rows_body(X, Y, sw, order, lo, hi, P, S, hyper, loss, opt, fit_intercept, alpha, decay, lr,
-               schedule, schedule_hyper, step, step_stride, buf):
+def _rows_body(data, order, lo, hi, model, update_, rate, step, step_stride, buf):
     """Batches of one row (SGD) over ``order[lo:hi]``: what :func:`_batches_body` does with a batch
     size of 1, as one flat loop per row: the scores, ``dl/dz``, then each parameter's gradient and
     update in the same pass. Returns ``(loss sum, step)``.
@@ -291,28 +326,24 @@ def _rows_body(X, Y, sw, order, lo, hi, P, S, hyper, loss, opt, fit_intercept, a
     The general batch loop zeroes, fills, finishes and applies a gradient buffer per batch; for one
     row those passes and the inlined helpers' reference counting cost more than the row itself.
     The row's losses wait in ``buf`` as in :func:`_accumulate_body`."""
+    X, Y, sw = data
+    P, loss, fit_intercept, alpha, decay = model
     k, d1 = P.shape
     d = d1 - 1
-    Zr, Yr, Dr, Zp, Yp, Wp, Lb = (buf[0, 0], buf[0, 1], buf[0, 2], buf[0, 3], buf[0, 4],
-                                  buf[0, 5], buf[0, 6])
+    blocks = _blocks(buf, 0)
+    Zr, Yr, Dr, Zp, Yp, Wp = blocks.Z, blocks.Y, blocks.D, blocks.Zp, blocks.Yp, blocks.Wp
     G_row = np.empty_like(P)  # the other optimizers' gradient of one row
     P_flat, G_flat = P.reshape(-1), G_row.reshape(-1)
     one = P.dtype.type(1)
     zero = P.dtype.type(0)
     total = 0.0
     pending = 0
-    line = 64 // X.itemsize  # elements in a cache line
     for i in range(lo, hi):
         row = order[i]
         w = sw[row]
-        ahead = order[min(i + PREFETCH_ROWS, hi - 1)]
-        for j in range(0, d, line):
-            prefetch(X, ahead, j)
+        row_prefetch(X, order[min(i + PREFETCH_ROWS, hi - 1)])
         for c in range(k):
-            z = P[c, d]
-            for j in range(d):
-                z += X[row, j] * P[c, j]
-            Zr[c] = z
+            Zr[c] = row_dot(X, row, P, c)
             Yr[c] = Y[row, c]
         if loss == SOFTMAX_LOG_LOSS:
             _loss_derivative(loss, Zr, Yr, Dr, 0, k, k)
@@ -320,7 +351,7 @@ def _rows_body(X, Y, sw, order, lo, hi, P, S, hyper, loss, opt, fit_intercept, a
             for c in range(k):
                 Dr[c] = _derivative(loss, Zr[c], Yr[c], one)
         if pending == Zp.size:
-            total += _flush_losses(loss, Zp, Yp, Wp, Lb, pending, k)
+            total += _flush_losses(loss, blocks, pending, k)
             pending = 0
         Wp[pending // k] = w
         for c in range(k):
@@ -328,37 +359,37 @@ def _rows_body(X, Y, sw, order, lo, hi, P, S, hyper, loss, opt, fit_intercept, a
             Yp[pending + c] = Yr[c]
         pending += k
         step += step_stride
-        rate = _step_rate(schedule, lr, step, schedule_hyper)
-        shrink = 1 - rate * decay
-        if opt == SGD:
-            # p -= rate (g x + alpha p) after the decay p *= shrink, in one multiply-add per weight
+        lr = _step_rate(rate.schedule, rate.lr, step, rate.hyper)
+        shrink = 1 - lr * decay
+        if update_.opt == SGD:
+            # p -= lr (g x + alpha p) after the decay p *= shrink, in one multiply-add per weight
             # and with no Adam corrections (two powers a row): this is the loop SGD waits on
-            keep = shrink - rate * alpha
+            keep = shrink - lr * alpha
             for c in range(k):
-                g = rate * w * Dr[c]
-                for j in range(d):
-                    P[c, j] = keep * P[c, j] - g * X[row, j]
+                g = lr * w * Dr[c]
+                row_scaled_axpy(X, row, keep, g, P, c)
                 if fit_intercept:
                     P[c, d] -= g
             continue
         for c in range(k):
             g = w * Dr[c]
             for j in range(d):
-                G_row[c, j] = g * X[row, j] + alpha * P[c, j]
+                G_row[c, j] = alpha * P[c, j]
+            row_axpy(X, row, g, G_row, c)
             G_row[c, d] = g if fit_intercept else zero
         if decay != 0:
             for c in range(k):
                 for j in range(d):
                     P[c, j] *= shrink
-        _update(opt, P_flat, G_flat, S, step, rate, hyper)
-    return total + _flush_losses(loss, Zp, Yp, Wp, Lb, pending, k), step
+        _update(update_.opt, P_flat, G_flat, update_.S, step, lr, update_.hyper)
+    return total + _flush_losses(loss, blocks, pending, k), step
 
 
 _run_rows = jit(_rows_body)
 
 
-def _batches_body(X, Y, sw, order, lo, hi, P, S, hyper, batch_size, loss, opt, fit_intercept, alpha,
-                  decay, lr, schedule, schedule_hyper, step, step_stride, G, buf):
+def _batches_body(data, order, lo, hi, model, update_, rate, batch_size, step, step_stride, G,
+                  buf):
     """The batches of ``order[lo:hi]`` in turn: gradient, step, update. Returns ``(loss sum, step)``.
 
     ``step`` grows by ``step_stride`` per batch. ``G`` and ``buf`` come from :func:`scratch`, one
@@ -369,13 +400,13 @@ def _batches_body(X, Y, sw, order, lo, hi, P, S, hyper, batch_size, loss, opt, f
     must not call a ``parallel=True`` function: numba can then crash loading it from its cache.)
     """
     if batch_size == 1:
-        return _run_rows(X, Y, sw, order, lo, hi, P, S, hyper, loss, opt, fit_intercept, alpha,
-                         decay, lr, schedule, schedule_hyper, step, step_stride, buf)
+        return _run_rows(data, order, lo, hi, model, update_, rate, step, step_stride, buf)
+    X, Y, sw = data
+    P, loss, fit_intercept, alpha, decay = model
     k, d1 = P.shape
     # views made once: inside the batch loop each would cost atomic reference counting
     G0 = G[0]
-    Zb, Yb, Db, Zp, Yp, Wp, Lb = (buf[0, 0], buf[0, 1], buf[0, 2], buf[0, 3], buf[0, 4],
-                                  buf[0, 5], buf[0, 6])
+    blocks = _blocks(buf, 0)
     P_flat = P.reshape(-1)
     G_flat = G0.reshape(-1)
     total = 0.0
@@ -385,27 +416,25 @@ def _batches_body(X, Y, sw, order, lo, hi, P, S, hyper, batch_size, loss, opt, f
         nb = b_hi - b_lo
         parts = min(G.shape[0], nb // MIN_ROWS_PER_THREAD)
         # a batch of every row: the order only changes rounding, so the rows go in storage order
-        whole = nb == X.shape[0] and X.shape[1] * X.itemsize <= FULL_BATCH_MAX_ROW_BYTES
+        whole = nb == Y.shape[0] and storage_order_rows(X)
         if parts > 1:
-            total += _flush_losses(loss, Zp, Yp, Wp, Lb, pending, k)  # part 0 reuses the buffers
+            total += _flush_losses(loss, blocks, pending, k)  # part 0 reuses the buffers
             pending = 0
             partial = np.empty(parts)
             for t in prange(parts):
                 # accumulated in the thread's own allocation, copied out once: neighbouring parts
                 # of G share a cache line, which would bounce between the cores at every row
                 G_part = np.empty((k, d1), dtype=G.dtype)
-                b = buf[t]
+                part_blocks = _blocks(buf, t)
                 part_lo, part_hi = b_lo + t * nb // parts, b_lo + (t + 1) * nb // parts
                 if whole:
-                    partial[t] = _storage_order(X[part_lo:part_hi], Y[part_lo:part_hi],
-                                                sw[part_lo:part_hi], P, loss, G_part, b[0], b[2],
-                                                b[6])
+                    part = Data(X[part_lo:part_hi], Y[part_lo:part_hi], sw[part_lo:part_hi])
+                    partial[t] = _storage_order(part, P, loss, G_part, part_blocks.Z,
+                                                part_blocks.D, part_blocks.L)
                 else:
-                    part_loss, part_pending = _accumulate_call(
-                        X, Y, sw, order, part_lo, part_hi, P, loss, G_part, b[0], b[1], b[2],
-                        b[3], b[4], b[5], b[6], 0)
-                    partial[t] = part_loss + _flush_losses(loss, b[3], b[4], b[5], b[6],
-                                                           part_pending, k)
+                    part_loss, part_pending = _accumulate_call(data, order, part_lo, part_hi, P,
+                                                               loss, G_part, part_blocks, 0)
+                    partial[t] = part_loss + _flush_losses(loss, part_blocks, part_pending, k)
                 for c in range(k):
                     for j in range(d1):
                         G[t, c, j] = G_part[c, j]
@@ -417,21 +446,21 @@ def _batches_body(X, Y, sw, order, lo, hi, P, S, hyper, batch_size, loss, opt, f
                         for j in range(d1):
                             G0[c, j] += G[t, c, j]
         elif whole:
-            total += _storage_order(X, Y, sw, P, loss, G0, Zb, Db, Lb)
+            total += _storage_order(data, P, loss, G0, blocks.Z, blocks.D, blocks.L)
         else:
-            batch_loss, pending = _accumulate(X, Y, sw, order, b_lo, b_hi, P, loss, G0, Zb, Yb, Db,
-                                              Zp, Yp, Wp, Lb, pending)
+            batch_loss, pending = _accumulate(data, order, b_lo, b_hi, P, loss, G0, blocks,
+                                              pending)
             total += batch_loss
         _finish_gradient(G0, P, nb, alpha, fit_intercept)
         step += step_stride
-        rate = _step_rate(schedule, lr, step, schedule_hyper)
+        lr = _step_rate(rate.schedule, rate.lr, step, rate.hyper)
         if decay != 0:
-            shrink = 1 - rate * decay
+            shrink = 1 - lr * decay
             for c in range(k):
                 for j in range(d1 - 1):
                     P[c, j] *= shrink
-        _update(opt, P_flat, G_flat, S, step, rate, hyper)
-    return total + _flush_losses(loss, Zp, Yp, Wp, Lb, pending, k), step
+        _update(update_.opt, P_flat, G_flat, update_.S, step, lr, update_.hyper)
+    return total + _flush_losses(loss, blocks, pending, k), step
 
 
 _run_batches = jit(renamed(_batches_body, "_run_batches"))
@@ -440,7 +469,7 @@ _run_batches_parallel = jit_parallel(_batches_body, "_run_batches_parallel")
 
 def scratch(n_parts, P):
     """Return the scratch of the compiled kernels for ``n_parts`` threads: gradients ``G``
-    (n_parts, k, d + 1) and block buffers (n_parts, 7, BLOCK_ROWS * k)."""
+    (n_parts, k, d + 1) and block buffers (n_parts, 7, BLOCK_ROWS * k), see :class:`Blocks`."""
     return (np.empty((n_parts,) + P.shape, dtype=P.dtype),
             np.empty((n_parts, 7, BLOCK_ROWS * P.shape[0]), dtype=P.dtype))
 
@@ -448,19 +477,24 @@ def scratch(n_parts, P):
 _scratch = jit_inline(scratch)
 
 
+def check_codes(model, update_):
+    """Raise for a loss or optimizer code outside its table, before a kernel runs on it."""
+    losses.check_code(model.loss)
+    optim.check_code(update_.opt)
+
+
 def _compiled_epoch(batches, threaded):
     """The compiled twin of :func:`run_epoch` with the same signature: the whole epoch runs in one
     call of ``batches``; with ``threaded``, large batches are split across ``n_threads``."""
 
-    def run_epoch(X, Y, sw, order, P, S, hyper, batch_size, loss, opt, fit_intercept, alpha, decay,
-                  lr, schedule, schedule_hyper, step, n_threads):
-        n_parts = max(1, min(n_threads, len(X) // MIN_ROWS_PER_THREAD)) if threaded else 1
-        G, buf = scratch(n_parts, P)
+    def run_epoch(data, order, model, update_, rate, batch_size, step, n_threads):
+        check_codes(model, update_)
+        n = len(order)
+        n_parts = max(1, min(n_threads, n // MIN_ROWS_PER_THREAD)) if threaded else 1
+        G, buf = scratch(n_parts, model.P)
         if batch_size == 1:  # as batches would, but an SGD fit then compiles only the row kernel
-            return _run_rows(X, Y, sw, order, 0, len(X), P, S, hyper, loss, opt, fit_intercept,
-                             alpha, decay, lr, schedule, schedule_hyper, step, 1, buf)
-        return batches(X, Y, sw, order, 0, len(X), P, S, hyper, batch_size, loss, opt,
-                       fit_intercept, alpha, decay, lr, schedule, schedule_hyper, step, 1, G, buf)
+            return _run_rows(data, order, 0, n, model, update_, rate, step, 1, buf)
+        return batches(data, order, 0, n, model, update_, rate, batch_size, step, 1, G, buf)
 
     return run_epoch
 
@@ -469,8 +503,7 @@ _run_epoch = _compiled_epoch(_run_batches, threaded=False)
 _run_epoch_parallel = _compiled_epoch(_run_batches_parallel, threaded=True)
 
 
-def _local_sgd_body(X, Y, sw, order, P, S, hyper, batch_size, loss, opt, fit_intercept, alpha, decay,
-                    lr, schedule, schedule_hyper, step, n_threads):
+def _local_sgd_body(data, order, model, update_, rate, batch_size, step, n_threads):
     """Local SGD (parameter averaging): each thread trains its own copy of ``P`` and ``S`` on its
     contiguous part of ``order``, and every ``LOCAL_SGD_SYNC_ROWS`` rows per thread the copies are
     averaged.
@@ -482,7 +515,8 @@ def _local_sgd_body(X, Y, sw, order, P, S, hyper, batch_size, loss, opt, fit_int
     changes instead overshoots once a round is long enough to converge). One thread is exactly the
     serial epoch.
     """
-    n = X.shape[0]
+    P, S = model.P, update_.S
+    n = order.shape[0]
     n_threads = max(1, min(n_threads, n // LOCAL_SGD_SYNC_ROWS))
     # whole batches per round, so that no batch straddles an averaging
     sync = max(1, LOCAL_SGD_SYNC_ROWS // batch_size) * batch_size
@@ -506,8 +540,9 @@ def _local_sgd_body(X, Y, sw, order, P, S, hyper, batch_size, loss, opt, fit_int
             if lo < hi:
                 G_t, buf_t = _scratch(1, P)
                 part_loss, _ = _run_batches(
-                    X, Y, sw, order, lo, hi, P_t, S_t, hyper, batch_size, loss, opt,
-                    fit_intercept, alpha, decay, lr, schedule, schedule_hyper,
+                    data, order, lo, hi,
+                    Linear(P_t, model.loss, model.fit_intercept, model.alpha, model.decay),
+                    Update(update_.opt, S_t, update_.hyper), rate, batch_size,
                     step + r * (sync // batch_size) * n_threads + t, n_threads, G_t, buf_t)
                 totals[t] += part_loss
             P_t_flat, S_t_flat = P_t.reshape(-1), S_t.reshape(-1)
@@ -519,16 +554,8 @@ def _local_sgd_body(X, Y, sw, order, P, S, hyper, batch_size, loss, opt, fit_int
         for t in range(n_threads):
             if t * n // n_threads + r * sync < (t + 1) * n // n_threads:
                 active += 1
-        for j in range(P_flat.size):
-            total = P_local[0, j]
-            for t in range(1, active):
-                total += P_local[t, j]
-            P_flat[j] = total / active
-        for j in range(S_flat.size):
-            total = S_local[0, j]
-            for t in range(1, active):
-                total += S_local[t, j]
-            S_flat[j] = total / active
+        _average_rows(P_local, active, P_flat)
+        _average_rows(S_local, active, S_flat)
     n_batches = 0
     for t in range(n_threads):
         n_batches += -(-((t + 1) * n // n_threads - t * n // n_threads) // batch_size)
@@ -538,12 +565,30 @@ def _local_sgd_body(X, Y, sw, order, P, S, hyper, batch_size, loss, opt, fit_int
     return loss_sum, step + n_batches
 
 
-_local_sgd_epoch = jit_parallel(_local_sgd_body, "_local_sgd_epoch")
+@jit
+def _average_rows(local, active, out):
+    """``out`` = the mean of the first ``active`` rows of ``local``, added in row order."""
+    for j in range(out.size):
+        total = local[0, j]
+        for t in range(1, active):
+            total += local[t, j]
+        out[j] = total / active
+
+
+_local_sgd = jit_parallel(_local_sgd_body, "_local_sgd_epoch")
+
+
+def _local_sgd_epoch(data, order, model, update_, rate, batch_size, step, n_threads):
+    check_codes(model, update_)
+    return _local_sgd(data, order, model, update_, rate, batch_size, step, n_threads)
+
+
+_local_sgd_epoch.__doc__ = _local_sgd_body.__doc__
 
 
 def _forward_body(X, P, link, out, n_threads):
     """Write ``link(X @ W.T + b)`` into ``out`` (n, k), one contiguous part of rows per thread."""
-    n, d = X.shape
+    n = out.shape[0]
     k = P.shape[0]
     n_parts = max(1, min(n_threads, n // MIN_ROWS_PER_THREAD))
     for t in prange(n_parts):
@@ -553,10 +598,7 @@ def _forward_body(X, P, link, out, n_threads):
             m = min(BLOCK_ROWS, hi_t - r0)
             for i in range(m):
                 for c in range(k):
-                    s = P[c, d]
-                    for j in range(d):
-                        s += X[r0 + i, j] * P[c, j]
-                    Zb[i * k + c] = s
+                    Zb[i * k + c] = row_dot(X, r0 + i, P, c)
             _apply_link(link, Zb, m * k, k)
             for i in range(m):
                 for c in range(k):
@@ -565,3 +607,17 @@ def _forward_body(X, P, link, out, n_threads):
 
 _forward = jit(_forward_body)
 _forward_parallel = jit_parallel(_forward_body, "_forward_parallel")
+
+
+def reference_forward(X, model, link, n_threads):
+    """:func:`forward` with the backends' signature (``model`` a :class:`Linear`)."""
+    return forward(X, model.P, link)
+
+
+def compiled_forward(kernel):
+    """The backends' forward function around the compiled ``kernel``."""
+    def run_forward(X, model, link, n_threads):
+        out = np.empty((X.shape[0], model.P.shape[0]), dtype=model.P.dtype)
+        kernel(X, model.P, link, out, n_threads)
+        return out
+    return run_forward

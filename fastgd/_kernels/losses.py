@@ -1,8 +1,10 @@
-"""Links and per-sample loss terms with their derivative with respect to the score.
+"""Losses: one table, :data:`LOSSES`, each entry a loss's name, NumPy reference, compiled scalar
+rule and the facts the estimators need; and the links that turn scores into predictions.
 
-A loss is chosen by an integer code and the compiled code branches once per block of rows, outside
-the element loop. Passing compiled functions as arguments would be the other way to specialise, but
-numba cannot cache a function compiled for a dispatcher argument, and every process would recompile.
+A loss is chosen by its code, its index in :data:`LOSSES`. The compiled kernels branch on the code
+once per block of rows, outside the element loop, so that each loop compiles for one loss and
+vectorises. A code outside the table cannot run another loss's branch: the compiled branches give
+NaN for it, and the epoch kernels' entry points reject it first (:func:`check_code`).
 
 Shapes: the kernels work on flat row-major blocks of ``m * k`` scores ``Z`` (``m`` rows, ``k``
 outputs) with targets ``Y`` of the same shape, and write the loss of each element to ``L`` and
@@ -11,26 +13,31 @@ classification losses (one-hot rows for softmax).
 
 Loss terms, per element (``p = sigmoid(z)``):
 
-===================  ===============================  ==================================
-code                 loss ``l(z, y)``                 ``dl/dz``
-===================  ===============================  ==================================
-``SQUARED_ERROR``    ``(z - y)**2``                   ``2 (z - y)``
-``LOG_LOSS``         ``log(1 + e**z) - y z``          ``p - y``
-``SOFTMAX_LOG_LOSS`` ``logsumexp(z_row) - z_row . y`` ``softmax(z_row) - y``
-``HINGE``            ``max(0, 1 - s z)``, ``s=2y-1``  ``-s`` where ``s z < 1``, else 0
-``SIGMOID_SQUARED``  ``(p - y)**2``                   ``2 (p - y) p (1 - p)``
-===================  ===============================  ==================================
+=====================  ===============================  ==================================
+name                   loss ``l(z, y)``                 ``dl/dz``
+=====================  ===============================  ==================================
+``squared_error``      ``(z - y)**2``                   ``2 (z - y)``
+``log_loss``           ``log(1 + e**z) - y z``          ``p - y``
+``softmax_log_loss``   ``logsumexp(z_row) - z_row . y`` ``softmax(z_row) - y``
+``hinge``              ``max(0, 1 - s z)``, ``s=2y-1``  ``-s`` where ``s z < 1``, else 0
+``sigmoid_squared``    ``(p - y)**2``                   ``2 (p - y) p (1 - p)``
+=====================  ===============================  ==================================
 
 The mean of these terms over the rows is the training loss, so ``squared_error`` is the mean of
 squared residuals with gradient ``2/n X.T @ (p - y)``.
+
+To add a loss: its NumPy reference and its entry in :data:`LOSSES`; its compiled branch in
+:func:`_derivative` and in :func:`_loss_values_body` (and a loop with its constant code in
+:func:`_loss_derivative_body`); its row in the tests' table (``tests/test_losses.py``).
 """
+
+from typing import Callable, NamedTuple
 
 import numpy as np
 
 from ..config import jit, jit_inline, renamed
 from .vecmath import exp_nonpositive, log1p_unit
 
-SQUARED_ERROR, LOG_LOSS, SOFTMAX_LOG_LOSS, HINGE, SIGMOID_SQUARED = range(5)
 IDENTITY, SIGMOID, SOFTMAX = range(3)
 
 
@@ -57,33 +64,101 @@ def apply_link(link, Z):
     return Z.copy()
 
 
+def squared_error_terms(Z, Y):
+    r = Z - Y
+    return r * r, 2 * r
+
+
+def log_loss_terms(Z, Y):
+    e = np.exp(-np.abs(Z))
+    return np.maximum(Z, 0) + np.log1p(e) - Y * Z, sigmoid(Z) - Y
+
+
+def softmax_log_loss_terms(Z, Y):
+    shift = Z.max(axis=1, keepdims=True)
+    log_norm = np.log(np.exp(Z - shift).sum(axis=1, keepdims=True)) + shift
+    # the row's whole loss goes in its first element so that L.sum() is the total
+    L = np.zeros_like(Z)
+    L[:, 0] = (log_norm - (Z * Y).sum(axis=1, keepdims=True))[:, 0]
+    return L, softmax(Z) - Y
+
+
+def hinge_terms(Z, Y):
+    s = 2 * Y - 1
+    margin = s * Z
+    return np.maximum(0, 1 - margin), np.where(margin < 1, -s, 0).astype(Z.dtype)
+
+
+def sigmoid_squared_terms(Z, Y):
+    p = sigmoid(Z)
+    r = p - Y
+    return r * r, 2 * r * p * (1 - p)
+
+
+class Loss(NamedTuple):
+    """One loss: what the estimators, the gradient check, the tests and the kernels know of it."""
+
+    name: str
+    #: NumPy reference ``(Z, Y) -> (L, D)`` on (m, k) scores and targets.
+    reference: Callable
+    #: Whether the loss is one of each element (else of each row, as softmax).
+    elementwise: bool
+    #: "regressor" or "classifier": the estimator that takes it.
+    task: str
+    #: Bound on ``d2l/dz2`` for the "auto" step (hinge is not smooth; 1 treats it like a smooth
+    #: loss of the same scale).
+    curvature: float
+    #: The link of ``predict_proba`` (SIGMOID, SOFTMAX), or None where the scores are no
+    #: probabilities.
+    proba_link: object
+    #: The name of the loss trained for more than two classes (a classifier's one output per class).
+    multiclass: str
+
+
+LOSSES = (
+    Loss("squared_error", squared_error_terms, True, "regressor", 2.0, None,
+         "squared_error"),
+    Loss("log_loss", log_loss_terms, True, "classifier", 0.25, SIGMOID, "softmax_log_loss"),
+    Loss("softmax_log_loss", softmax_log_loss_terms, False, "classifier", 0.5, SOFTMAX,
+         "softmax_log_loss"),
+    Loss("hinge", hinge_terms, True, "classifier", 1.0, None, "hinge"),
+    Loss("sigmoid_squared", sigmoid_squared_terms, True, "classifier", 0.5, SIGMOID,
+         "sigmoid_squared"),
+)
+CODES = {loss.name: code for code, loss in enumerate(LOSSES)}
+SQUARED_ERROR, LOG_LOSS, SOFTMAX_LOG_LOSS, HINGE, SIGMOID_SQUARED = (
+    CODES[name] for name in ("squared_error", "log_loss", "softmax_log_loss", "hinge",
+                             "sigmoid_squared"))
+#: The losses a user names: softmax is what log_loss becomes for more than two classes.
+PUBLIC = {task: tuple(loss.name for loss in LOSSES if loss.task == task and loss.elementwise)
+          for task in ("regressor", "classifier")}
+
+
+def code(name, n_outputs=1):
+    """The code of the loss ``name`` trained with ``n_outputs`` scores per row."""
+    return CODES[LOSSES[CODES[name]].multiclass if n_outputs > 1 else name]
+
+
 def loss_terms(loss, Z, Y):
     """Return ``(L, D)``: per-element loss and its derivative, for scores and targets of shape (m, k)."""
-    if loss == SQUARED_ERROR:
-        r = Z - Y
-        return r * r, 2 * r
-    if loss == LOG_LOSS:
-        e = np.exp(-np.abs(Z))
-        return np.maximum(Z, 0) + np.log1p(e) - Y * Z, sigmoid(Z) - Y
-    if loss == SOFTMAX_LOG_LOSS:
-        shift = Z.max(axis=1, keepdims=True)
-        log_norm = np.log(np.exp(Z - shift).sum(axis=1, keepdims=True)) + shift
-        # the row's whole loss goes in its first element so that L.sum() is the total
-        L = np.zeros_like(Z)
-        L[:, 0] = (log_norm - (Z * Y).sum(axis=1, keepdims=True))[:, 0]
-        return L, softmax(Z) - Y
-    if loss == HINGE:
-        s = 2 * Y - 1
-        margin = s * Z
-        return np.maximum(0, 1 - margin), np.where(margin < 1, -s, 0).astype(Z.dtype)
-    if loss == SIGMOID_SQUARED:
-        p = sigmoid(Z)
-        r = p - Y
-        return r * r, 2 * r * p * (1 - p)
-    raise ValueError(f"unknown loss code {loss}")
+    check_code(loss)
+    return LOSSES[loss].reference(Z, Y)
 
 
 # --- compiled kernels -------------------------------------------------------------------------
+# Each loss's compiled terms are branches of _derivative and _loss_values_body, chosen by a constant
+# code in each loop: LLVM vectorises a loop compiled for one loss, and does not unswitch a loop on a
+# chain of codes (with the code a variable, the loss loops ran 3 to 8 times slower, measured).
+
+N_LOSSES = len(LOSSES)
+
+
+def check_code(loss):
+    """Raise for a code outside :data:`LOSSES`, before a compiled kernel could run on it."""
+    if not 0 <= loss < N_LOSSES:
+        raise ValueError(f"unknown loss code {loss}: the codes are 0 to {N_LOSSES - 1}, the "
+                         "indices of fastgd._kernels.losses.LOSSES")
+
 
 @jit
 def _sigmoid(z, one):
@@ -99,6 +174,21 @@ def _sigmoid_given(z, e, one):
     return (one if z >= 0 else e) / (one + e)
 
 
+@jit_inline
+def _softmax_row(Z, r0, k, E):
+    """Write ``exp(Z[r0 + c] - shift)`` to ``E[r0 + c]`` for the row of ``k`` scores at ``r0``, with
+    ``shift`` the row's largest score (so that nothing overflows); return ``(shift, sum of E)``.
+    ``E`` may be ``Z``. The row loop of the softmax link, its derivative and its loss."""
+    shift = Z[r0]
+    for c in range(1, k):
+        shift = max(shift, Z[r0 + c])
+    total = Z.dtype.type(0)
+    for c in range(k):
+        E[r0 + c] = exp_nonpositive(Z[r0 + c] - shift)
+        total += E[r0 + c]
+    return shift, total
+
+
 @jit
 def _apply_link(link, Z, size, k):
     """Apply the link in place to the first ``size`` flat row-major scores of ``Z`` (``k`` per row)."""
@@ -108,21 +198,18 @@ def _apply_link(link, Z, size, k):
             Z[t] = _sigmoid(Z[t], one)
     elif link == SOFTMAX:
         for r0 in range(0, size, k):
-            shift = Z[r0]
-            for c in range(1, k):
-                shift = max(shift, Z[r0 + c])
-            total = Z.dtype.type(0)
-            for c in range(k):
-                Z[r0 + c] = exp_nonpositive(Z[r0 + c] - shift)
-                total += Z[r0 + c]
+            _, total = _softmax_row(Z, r0, k, Z)
             for c in range(k):
                 Z[r0 + c] /= total
+    elif link != IDENTITY:
+        for t in range(size):
+            Z[t] = (one - one) / (one - one)
 
 
 @jit_inline
 def _derivative(loss, z, y, one):
     """``dl/dz`` of one element, for every loss but softmax (whose derivative needs the whole row);
-    ``one`` is 1 in the dtype of ``z``."""
+    ``one`` is 1 in the dtype of ``z``; NaN for a code that has no such rule."""
     two = one + one
     if loss == SQUARED_ERROR:
         return two * (z - y)
@@ -131,8 +218,10 @@ def _derivative(loss, z, y, one):
     if loss == HINGE:
         s = two * y - one
         return -s if s * z < one else one - one
-    p = _sigmoid(z, one)
-    return two * (p - y) * p * (one - p)
+    if loss == SIGMOID_SQUARED:
+        p = _sigmoid(z, one)
+        return two * (p - y) * p * (one - p)
+    return (one - one) / (one - one)
 
 
 def _loss_derivative_body(loss, Z, Y, D, start, stop, k):
@@ -143,13 +232,7 @@ def _loss_derivative_body(loss, Z, Y, D, start, stop, k):
     one = Z.dtype.type(1)
     if loss == SOFTMAX_LOG_LOSS:
         for r0 in range(start, stop, k):
-            shift = Z[r0]
-            for c in range(1, k):
-                shift = max(shift, Z[r0 + c])
-            total = Z.dtype.type(0)
-            for c in range(k):
-                D[r0 + c] = exp_nonpositive(Z[r0 + c] - shift)
-                total += D[r0 + c]
+            _, total = _softmax_row(Z, r0, k, D)
             for c in range(k):
                 D[r0 + c] = D[r0 + c] / total - Y[r0 + c]
     # a constant code in each loop, so that it compiles without a branch and vectorises
@@ -162,9 +245,12 @@ def _loss_derivative_body(loss, Z, Y, D, start, stop, k):
     elif loss == HINGE:
         for t in range(start, stop):
             D[t] = _derivative(HINGE, Z[t], Y[t], one)
-    else:
+    elif loss == SIGMOID_SQUARED:
         for t in range(start, stop):
             D[t] = _derivative(SIGMOID_SQUARED, Z[t], Y[t], one)
+    else:
+        for t in range(start, stop):
+            D[t] = _derivative(loss, Z[t], Y[t], one)  # NaN
 
 
 def _loss_values_body(loss, Z, Y, L, start, stop, k):
@@ -183,13 +269,9 @@ def _loss_values_body(loss, Z, Y, L, start, stop, k):
             L[t] = max(z, zero) + log1p_unit(exp_nonpositive(-abs(z))) - Y[t] * z
     elif loss == SOFTMAX_LOG_LOSS:
         for r0 in range(start, stop, k):
-            shift = Z[r0]
-            for c in range(1, k):
-                shift = max(shift, Z[r0 + c])
-            total = zero
+            shift, total = _softmax_row(Z, r0, k, L)
             dot = zero
             for c in range(k):
-                total += exp_nonpositive(Z[r0 + c] - shift)
                 dot += Z[r0 + c] * Y[r0 + c]
                 L[r0 + c] = zero
             L[r0] = np.log(total) + shift - dot
@@ -200,6 +282,9 @@ def _loss_values_body(loss, Z, Y, L, start, stop, k):
         for t in range(start, stop):
             r = _sigmoid(Z[t], one) - Y[t]
             L[t] = r * r
+    else:
+        for t in range(start, stop):
+            L[t] = (one - one) / (one - one)
 
 
 _loss_derivative = jit(_loss_derivative_body)

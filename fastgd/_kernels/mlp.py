@@ -14,8 +14,8 @@ sigmoid output, ``SOFTMAX_LOG_LOSS`` for softmax, ``SQUARED_ERROR`` for regressi
 ``D_l = (D_{l+1} @ W_l.T) * f'(A_l)``, with ``f'`` written in terms of the activation's output
 (relu ``A > 0``, tanh ``1 - A**2``, logistic ``A (1 - A)``).
 
-The compiled kernels work on blocks of at most ``BLOCK_ROWS`` rows held in a workspace ``work``
-of shape ``(n_layers + 5, BLOCK_ROWS * max(sizes))`` (see ``workspace``): rows ``0..n_layers`` hold
+The compiled kernels work on blocks of at most ``config.MLP_BLOCK_ROWS`` rows held in a workspace
+``work`` of shape ``(n_layers + 5, MLP_BLOCK_ROWS * max(sizes))``: rows ``0..n_layers`` hold
 each layer's activations (row 0 the gathered input rows, row ``n_layers`` the scores), two rows hold the
 deltas (ping-pong), one the targets and one the loss terms of the block. Every buffer is flat and
 row-major, ``m * width`` entries for ``m`` rows, so each inner loop is unit-stride over a layer's
@@ -27,19 +27,33 @@ rows into one contiguous part per thread, each with its own gradient buffer and 
 in a fixed order (deterministic for a given thread count).
 """
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import prange
 
+from ..config import MLP_BLOCK_ROWS as BLOCK_ROWS
 from ..config import jit, jit_parallel
+from . import losses, optim
+from .data import row_copy
 from .losses import _apply_link, _loss_terms, _sigmoid, apply_link, loss_terms, sigmoid
 from .optim import _step_rate, _update, step_rate, update
 
 IDENTITY, RELU, TANH, LOGISTIC = range(4)
 ACTIVATIONS = {"identity": IDENTITY, "relu": RELU, "tanh": TANH, "logistic": LOGISTIC}
 
-#: Rows of a block: their activations in every layer (32 x 64 float64 is 16 KB) stay in L1 between
-#: the forward and the backward pass.
-BLOCK_ROWS = 32
+
+class Network(NamedTuple):
+    """A network as the kernels train it: the flat parameters ``P``, the layer ``sizes`` (int64),
+    the hidden layers' activation code, the loss code, the L2 penalty ``alpha`` in the gradient and
+    the decoupled weight decay ``decay`` (AdamW's)."""
+
+    P: np.ndarray
+    sizes: np.ndarray
+    activation: int
+    loss: int
+    alpha: float
+    decay: float
 
 #: A batch is split across threads only when each thread gets at least this much work, counted in
 #: parameters times rows (about the multiply-adds of a forward and backward pass): starting a
@@ -59,14 +73,6 @@ def min_rows_per_thread(n_params):
     """Rows a thread needs, for a network of ``n_params`` parameters, to be worth a parallel
     region."""
     return max(1, MIN_WORK_PER_THREAD // n_params)
-
-
-def workspace(sizes, dtype, n_parts=1):
-    """Return the scratch buffers of ``n_parts`` parts: ``work`` (n_parts, n_layers + 5,
-    BLOCK_ROWS * max(sizes)) of ``dtype`` and ``nz`` (n_parts, max(sizes)) int64."""
-    width = int(max(sizes))
-    return (np.zeros((n_parts, len(sizes) + 4, BLOCK_ROWS * width), dtype=dtype),
-            np.zeros((n_parts, width), dtype=np.int64))
 
 
 _min_rows_per_thread = jit(min_rows_per_thread)
@@ -128,8 +134,9 @@ def forward(X, P, sizes, activation, link):
     return apply_link(link, A)
 
 
-def loss_gradient(X, Y, sw, P, sizes, activation, loss):
+def loss_gradient(data, P, sizes, activation, loss):
     """Return ``(sum_i sw_i l_i, G)`` with ``G = sum_i sw_i dl_i/dP``, flat like ``P``."""
+    X, Y, sw = data
     layers = unpack(P, sizes)
     A = [X]
     for l, (W, b) in enumerate(layers):
@@ -154,27 +161,34 @@ def finish_gradient(G, P, sizes, n_rows, alpha):
         G_W += alpha * W
 
 
-def run_epoch(X, Y, sw, order, P, S, hyper, batch_size, sizes, activation, loss, opt, alpha, decay,
-              lr, schedule, schedule_hyper, step, n_threads):
-    """One epoch of (mini-)batch gradient descent over ``order``, updating ``P`` and ``S`` in place.
+def run_epoch(data, order, net, update_, rate, batch_size, step, n_threads):
+    """One epoch of (mini-)batch gradient descent over ``order``, updating ``net.P`` and the
+    optimizer state ``update_.S`` in place.
 
     Each batch: its loss and gradient at the current ``P`` (L2 penalty ``alpha``), the learning rate
     of the step from the schedule, the decoupled weight decay ``W *= 1 - rate * decay`` (weights
     only), then the optimizer's update. Returns ``(sum of weighted losses, step)``.
     """
+    X, Y, sw = data
+    P, sizes, activation, loss, alpha, decay = net
     n = X.shape[0]
     total = 0.0
     for lo in range(0, n, batch_size):
         rows = order[lo:lo + batch_size]
-        batch_loss, G = loss_gradient(X[rows], Y[rows], sw[rows], P, sizes, activation, loss)
+        batch_loss, G = loss_gradient((X[rows], Y[rows], sw[rows]), P, sizes, activation, loss)
         total += batch_loss
         finish_gradient(G, P, sizes, rows.size, alpha)
         step += 1
-        rate = step_rate(schedule, lr, step, schedule_hyper)
+        lr = step_rate(rate.schedule, rate.lr, step, rate.hyper)
         for W, _ in unpack(P, sizes):
-            W *= 1 - rate * decay
-        update(opt, P, G, S, step, rate, hyper)
+            W *= 1 - lr * decay
+        update(update_.opt, P, G, update_.S, step, lr, update_.hyper)
     return total, step
+
+
+def reference_forward(X, net, link, n_threads):
+    """:func:`forward` with the backends' signature (``net`` a :class:`Network`)."""
+    return forward(X, net.P, net.sizes, net.activation, link)
 
 
 # --- compiled kernels -------------------------------------------------------------------------
@@ -387,8 +401,9 @@ def _network_forward(work, P, sizes, activation, m, nz):
 
 
 @jit
-def _accumulate(X, Y, sw, order, lo, hi, P, sizes, activation, loss, G, work, nz):
+def _accumulate(data, order, lo, hi, P, sizes, activation, loss, G, work, nz):
     """Add the weighted gradient sum of rows ``order[lo:hi]`` to ``G``; return their loss sum."""
+    X, Y, sw = data
     n_layers = sizes.size - 1
     d = sizes[0]
     k = sizes[n_layers]
@@ -400,10 +415,7 @@ def _accumulate(X, Y, sw, order, lo, hi, P, sizes, activation, loss, G, work, nz
         m = min(BLOCK_ROWS, hi - r0)
         for i in range(m):
             row = order[r0 + i]
-            x = X[row]
-            a = A0[i * d:(i + 1) * d]
-            for j in range(d):
-                a[j] = x[j]
+            row_copy(X, row, A0[i * d:(i + 1) * d])
             for c in range(k):
                 Yb[i * k + c] = Y[row, c]
         _network_forward(work, P, sizes, activation, m, nz)
@@ -475,8 +487,7 @@ def _add_into(target, source):
         target[t] += source[t]
 
 
-def _run_epoch_body(X, Y, sw, order, P, S, hyper, batch_size, sizes, activation, loss, opt, alpha,
-                    decay, lr, schedule, schedule_hyper, step, n_threads):
+def _run_epoch_body(data, order, net, update_, rate, batch_size, step, n_threads):
     """Compiled twin of :func:`run_epoch`: the whole epoch in one call, no Python per batch.
 
     A batch of at least ``2 * min_rows_per_thread(n_params)`` rows is split into up to
@@ -486,7 +497,8 @@ def _run_epoch_body(X, Y, sw, order, P, S, hyper, batch_size, sizes, activation,
     function instead: numba 0.68 then caches serial code that makes a null call in any process
     that has not started its threads yet.)
     """
-    n = X.shape[0]
+    P, sizes, activation, loss, alpha, decay = net
+    n = order.shape[0]
     min_rows = _min_rows_per_thread(P.size)
     n_parts = max(1, min(n_threads, min(batch_size, n) // min_rows))
     G = np.empty((n_parts, P.size), dtype=P.dtype)
@@ -501,13 +513,13 @@ def _run_epoch_body(X, Y, sw, order, P, S, hyper, batch_size, sizes, activation,
         _start_gradient(G0, P, sizes, rows * alpha)
         parts = min(n_parts, max(1, rows // min_rows))
         if parts == 1:
-            total += _accumulate(X, Y, sw, order, lo, hi, P, sizes, activation, loss, G0, work[0],
+            total += _accumulate(data, order, lo, hi, P, sizes, activation, loss, G0, work[0],
                                  nz[0])
         else:
             for t in prange(parts):
                 if t > 0:
                     _zero(G[t])
-                partial[t] = _accumulate(X, Y, sw, order, lo + t * rows // parts,
+                partial[t] = _accumulate(data, order, lo + t * rows // parts,
                                          lo + (t + 1) * rows // parts, P, sizes, activation, loss,
                                          G[t], work[t], nz[t])
             for t in range(parts):
@@ -517,22 +529,36 @@ def _run_epoch_body(X, Y, sw, order, P, S, hyper, batch_size, sizes, activation,
         if rows > 1:
             _scale(G0, 1.0 / rows)
         step += 1
-        rate = _step_rate(schedule, lr, step, schedule_hyper)
+        lr = _step_rate(rate.schedule, rate.lr, step, rate.hyper)
         if decay != 0:
-            _scale_weights(P, sizes, 1 - rate * decay)
-        _update(opt, P, G0, S, step, rate, hyper)
+            _scale_weights(P, sizes, 1 - lr * decay)
+        _update(update_.opt, P, G0, update_.S, step, lr, update_.hyper)
     return total, step
 
 
-_run_epoch = jit(_run_epoch_body)
-_run_epoch_parallel = jit_parallel(_run_epoch_body, "_mlp_run_epoch_parallel")
+_run_epoch_compiled = jit(_run_epoch_body)
+_run_epoch_parallel_compiled = jit_parallel(_run_epoch_body, "_mlp_run_epoch_parallel")
+
+
+def _checked(kernel):
+    """``kernel`` behind the check of the codes it dispatches on."""
+    def run_epoch(data, order, net, update_, rate, batch_size, step, n_threads):
+        losses.check_code(net.loss)
+        optim.check_code(update_.opt)
+        return kernel(data, order, net, update_, rate, batch_size, step, n_threads)
+    return run_epoch
+
+
+_run_epoch = _checked(_run_epoch_compiled)
+_run_epoch_parallel = _checked(_run_epoch_parallel_compiled)
 
 
 def _forward_body(X, P, sizes, activation, link, out, n_threads):
     """Write the network's output ``link(Z)`` for rows ``X`` into ``out`` (n, n_outputs), one
     contiguous part of rows per thread."""
-    n, d = X.shape
+    n = out.shape[0]
     n_layers = sizes.size - 1
+    d = sizes[0]
     k = sizes[n_layers]
     n_parts = max(1, min(n_threads, n // _min_rows_per_thread(P.size)))
     for t in prange(n_parts):
@@ -543,10 +569,7 @@ def _forward_body(X, P, sizes, activation, link, out, n_threads):
             m = min(BLOCK_ROWS, hi_t - r0)
             A0 = work[0]
             for i in range(m):
-                x = X[r0 + i]
-                a = A0[i * d:(i + 1) * d]
-                for j in range(d):
-                    a[j] = x[j]
+                row_copy(X, r0 + i, A0[i * d:(i + 1) * d])
             _network_forward(work, P, sizes, activation, m, nz)
             Z = work[n_layers]
             _apply_link(link, Z, m * k, k)
@@ -557,3 +580,12 @@ def _forward_body(X, P, sizes, activation, link, out, n_threads):
 
 _forward = jit(_forward_body)
 _forward_parallel = jit_parallel(_forward_body, "_mlp_forward_parallel")
+
+
+def compiled_forward(kernel):
+    """The backends' forward function around the compiled ``kernel``."""
+    def run_forward(X, net, link, n_threads):
+        out = np.empty((X.shape[0], net.sizes[-1]), dtype=net.P.dtype)
+        kernel(X, net.P, net.sizes, net.activation, link, out, n_threads)
+        return out
+    return run_forward

@@ -1,45 +1,96 @@
-"""Parameter update rules: each compiled update beside its NumPy twin.
+"""Optimizers: one table, :data:`OPTIMIZERS`, and the compiled update beside its NumPy twin.
 
-An optimizer is chosen by an integer code. Its state is ``S``, an array of shape
-``(n_slots, n_params)`` (velocities, moments) that the compiled epoch updates in place and that
+An optimizer is chosen by its code, its index in :data:`OPTIMIZERS`. Its state is ``S``, an array of
+shape ``(n_slots, n_params)`` (velocities, moments) that the compiled epoch updates in place and that
 persists across epochs, ``warm_start`` and ``partial_fit``; ``step`` is the 1-based number of this
-update; ``hyper`` is the float64 array ``[momentum, beta_1, beta_2, epsilon, rho]``. Parameters ``P``
-and gradients ``G`` arrive flat, ``G`` already holding any L2 term. The equations are torch.optim's
+update; ``hyper`` is the float64 array of :data:`HYPER`, in that order. Parameters ``P`` and
+gradients ``G`` arrive flat, ``G`` already holding any L2 term. The equations are torch.optim's
 with default options, so that the two give the same numbers:
 
 ==========  =====================================================================================
-SGD         ``p -= lr g``
-MOMENTUM    ``b = momentum b + g``; ``p -= lr b`` (dampening 0; ``b = g`` at the first step)
-NESTEROV    ``b = momentum b + g``; ``p -= lr (g + momentum b)``
-ADAGRAD     ``s += g**2``; ``p -= lr g / (sqrt(s) + epsilon)``
-RMSPROP     ``s = rho s + (1 - rho) g**2``; ``p -= lr g / (sqrt(s) + epsilon)`` (not centred)
-ADAM        ``m = beta_1 m + (1 - beta_1) g``; ``v = beta_2 v + (1 - beta_2) g**2``;
+sgd         ``p -= lr g``
+momentum    ``b = momentum b + g``; ``p -= lr b`` (dampening 0; ``b = g`` at the first step)
+nesterov    ``b = momentum b + g``; ``p -= lr (g + momentum b)``
+adagrad     ``s += g**2``; ``p -= lr g / (sqrt(s) + epsilon)``
+rmsprop     ``s = rho s + (1 - rho) g**2``; ``p -= lr g / (sqrt(s) + epsilon)`` (not centred)
+adam        ``m = beta_1 m + (1 - beta_1) g``; ``v = beta_2 v + (1 - beta_2) g**2``;
             ``p -= lr / (1 - beta_1**t) m / (sqrt(v) / sqrt(1 - beta_2**t) + epsilon)``
-ADAMW       ADAM after the decoupled weight decay ``w *= 1 - lr alpha`` (see ``DECOUPLED``)
+adamw       adam after the decoupled weight decay ``w *= 1 - lr alpha`` (``decoupled``)
 ==========  =====================================================================================
+
+To add an optimizer: its entry in :data:`OPTIMIZERS`, its branch in :func:`update` and in
+:func:`_update_element`, and its row in the tests' table (``tests/test_optim.py``).
 """
+
+from typing import NamedTuple
 
 import numpy as np
 
 from ..config import jit, jit_inline
 
-SGD, MOMENTUM, NESTEROV, ADAGRAD, RMSPROP, ADAM, ADAMW = range(7)
-NAMES = {"sgd": SGD, "momentum": MOMENTUM, "nesterov": NESTEROV, "adagrad": ADAGRAD,
-         "rmsprop": RMSPROP, "adam": ADAM, "adamw": ADAMW}
+#: The optimizers' hyper-parameters, in the order of ``hyper``; each is an estimator parameter of
+#: the same name.
+HYPER = ("momentum", "beta_1", "beta_2", "epsilon", "rho")
 
-#: Rows of ``S`` each optimizer needs.
-N_SLOTS = {SGD: 0, MOMENTUM: 1, NESTEROV: 1, ADAGRAD: 1, RMSPROP: 1, ADAM: 2, ADAMW: 2}
 
-#: Optimizers whose L2 penalty is a decay of the weights, not a term of the gradient.
-DECOUPLED = {ADAMW}
+class Optimizer(NamedTuple):
+    """One optimizer: what the estimators and the kernels know of it."""
 
-#: Positions in ``hyper``.
-MOMENTUM_, BETA_1, BETA_2, EPSILON, RHO = range(5)
+    name: str
+    #: Rows of state ``S``.
+    n_slots: int
+    #: Its L2 penalty is a decay of the weights, not a term of the gradient.
+    decoupled: bool = False
+    #: Its "auto" learning rate when its step does not scale with the gradient (torch's
+    #: defaults), else None: the step then comes from the loss's curvature.
+    default_rate: object = None
+    #: Its "auto" learning rate is ``1 - momentum`` times the plain one (the same effective step).
+    damped: bool = False
+
+
+OPTIMIZERS = (
+    Optimizer("sgd", 0),
+    Optimizer("momentum", 1, damped=True),
+    Optimizer("nesterov", 1, damped=True),
+    Optimizer("adagrad", 1, default_rate=0.01),
+    Optimizer("rmsprop", 1, default_rate=0.01),
+    Optimizer("adam", 2, default_rate=0.001),
+    Optimizer("adamw", 2, decoupled=True, default_rate=0.001),
+)
+NAMES = {opt.name: code for code, opt in enumerate(OPTIMIZERS)}
+SGD, MOMENTUM, NESTEROV, ADAGRAD, RMSPROP, ADAM, ADAMW = (
+    NAMES[name] for name in ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw"))
+N_OPTIMIZERS = len(OPTIMIZERS)
+
+
+def check_code(opt):
+    """Raise for a code outside :data:`OPTIMIZERS`, before a compiled kernel could run on it."""
+    if not 0 <= opt < N_OPTIMIZERS:
+        raise ValueError(f"unknown optimizer code {opt}: the codes are 0 to {N_OPTIMIZERS - 1}, "
+                         "the indices of fastgd._kernels.optim.OPTIMIZERS")
+
+
+class Update(NamedTuple):
+    """How the kernels take a step: the optimizer's code, its state ``S`` (n_slots, n_params) and
+    ``hyper`` (float64, in the order of :data:`HYPER`)."""
+
+    opt: int
+    S: np.ndarray
+    hyper: np.ndarray
+
+
+class Rate(NamedTuple):
+    """The learning rate of each step inside an epoch: a per-step schedule's code (CONSTANT,
+    INVSCALING, COSINE), the base rate and ``hyper = [power_t, total_steps]``."""
+
+    schedule: int
+    lr: float
+    hyper: np.ndarray
 
 
 def allocate_state(opt, n_params, dtype):
     """Return zeroed optimizer state of shape ``(n_slots, n_params)``."""
-    return np.zeros((N_SLOTS[opt], n_params), dtype=dtype)
+    return np.zeros((OPTIMIZERS[opt].n_slots, n_params), dtype=dtype)
 
 
 def update(opt, P, G, S, step, lr, hyper):
@@ -67,42 +118,38 @@ def update(opt, P, G, S, step, lr, hyper):
 
 @jit_inline
 def _update(opt, P, G, S, step, lr, hyper):
-    momentum, beta_1, beta_2, epsilon, rho = hyper[0], hyper[1], hyper[2], hyper[3], hyper[4]
+    beta_1, beta_2 = hyper[1], hyper[2]
     step_size, root_correction = _adam_corrections(lr, step, beta_1, beta_2)
+    h = (lr, hyper[0], beta_1, beta_2, hyper[3], hyper[4], step_size, root_correction)
     S0, S1 = _slots(S, P)
     # each branch passes its code as a constant, so that the loop compiled in it has no branch on
-    # the optimizer left and vectorises
+    # the optimizer left and vectorises (LLVM does not unswitch a loop on a chain of codes)
     if opt == SGD:
-        _update_loop(SGD, P, G, S0, S1, lr, momentum, beta_1, beta_2, epsilon, rho, step_size,
-                     root_correction)
+        _update_loop(SGD, P, G, S0, S1, h)
     elif opt == MOMENTUM:
-        _update_loop(MOMENTUM, P, G, S0, S1, lr, momentum, beta_1, beta_2, epsilon, rho,
-                     step_size, root_correction)
+        _update_loop(MOMENTUM, P, G, S0, S1, h)
     elif opt == NESTEROV:
-        _update_loop(NESTEROV, P, G, S0, S1, lr, momentum, beta_1, beta_2, epsilon, rho,
-                     step_size, root_correction)
+        _update_loop(NESTEROV, P, G, S0, S1, h)
     elif opt == ADAGRAD:
-        _update_loop(ADAGRAD, P, G, S0, S1, lr, momentum, beta_1, beta_2, epsilon, rho,
-                     step_size, root_correction)
+        _update_loop(ADAGRAD, P, G, S0, S1, h)
     elif opt == RMSPROP:
-        _update_loop(RMSPROP, P, G, S0, S1, lr, momentum, beta_1, beta_2, epsilon, rho,
-                     step_size, root_correction)
+        _update_loop(RMSPROP, P, G, S0, S1, h)
+    elif opt == ADAM or opt == ADAMW:
+        _update_loop(ADAM, P, G, S0, S1, h)
     else:
-        _update_loop(ADAM, P, G, S0, S1, lr, momentum, beta_1, beta_2, epsilon, rho, step_size,
-                     root_correction)
+        _update_loop(opt, P, G, S0, S1, h)  # leaves NaN: see _update_element
 
 
 @jit_inline
-def _update_loop(opt, P, G, S0, S1, lr, momentum, beta_1, beta_2, epsilon, rho, step_size,
-                 root_correction):
+def _update_loop(opt, P, G, S0, S1, h):
+    n_slots = 2 if opt == ADAM else (0 if opt == SGD else 1)
     for t in range(P.size):
-        p, s0, s1 = _update_element(opt, P[t], G[t], S0[t], S1[t], lr, momentum, beta_1, beta_2,
-                                    epsilon, rho, step_size, root_correction)
+        p, s0, s1 = _update_element(opt, P[t], G[t], S0[t], S1[t], h)
         P[t] = p
         # only the state the optimizer has is written (see _slots); opt is a constant here
-        if opt != SGD:
+        if n_slots > 0:
             S0[t] = s0
-        if opt == ADAM:
+        if n_slots > 1:
             S1[t] = s1
 
 
@@ -125,15 +172,15 @@ def _adam_corrections(lr, step, beta_1, beta_2):
 
 
 @jit
-def _update_element(opt, p, g, s0, s1, lr, momentum, beta_1, beta_2, epsilon, rho, step_size,
-                    root_correction):
+def _update_element(opt, p, g, s0, s1, h):
     """One parameter's update, as :func:`_update` does it, on scalars: returns ``(p, s0, s1)``, the
-    new parameter and its state slots (``s0``, ``s1`` are returned unchanged when unused;
-    ``step_size`` and ``root_correction`` come from :func:`_adam_corrections`).
+    new parameter and its state slots (``s0``, ``s1`` are returned unchanged when unused).
+    ``h = (lr, momentum, beta_1, beta_2, epsilon, rho, step_size, root_correction)``, the last two
+    from :func:`_adam_corrections`. A code outside the table gives NaN.
 
-    The one place of the equations: :func:`_update` applies it over arrays with a constant ``opt``,
-    which leaves a branch-free loop (the repeated calls there differ only in that constant: numba
-    cannot inline a call with ``*args``)."""
+    The one place of the compiled equations: :func:`_update` applies it over arrays with a constant
+    ``opt``, which leaves a branch-free loop."""
+    lr, momentum, beta_1, beta_2, epsilon, rho, step_size, root_correction = h
     if opt == SGD:
         return p - lr * g, s0, s1
     if opt == MOMENTUM or opt == NESTEROV:
@@ -145,9 +192,11 @@ def _update_element(opt, p, g, s0, s1, lr, momentum, beta_1, beta_2, epsilon, rh
     if opt == RMSPROP:
         s0 = rho * s0 + (1 - rho) * g * g
         return p - lr * g / (np.sqrt(s0) + epsilon), s0, s1
-    s0 = beta_1 * s0 + (1 - beta_1) * g
-    s1 = beta_2 * s1 + (1 - beta_2) * g * g
-    return p - step_size * s0 / (np.sqrt(s1) / root_correction + epsilon), s0, s1
+    if opt == ADAM or opt == ADAMW:
+        s0 = beta_1 * s0 + (1 - beta_1) * g
+        s1 = beta_2 * s1 + (1 - beta_2) * g * g
+        return p - step_size * s0 / (np.sqrt(s1) / root_correction + epsilon), s0, s1
+    return p * np.nan, s0, s1
 
 
 # --- learning-rate schedules that change at every step ------------------------------------------

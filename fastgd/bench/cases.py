@@ -26,7 +26,6 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from importlib.util import find_spec
 from time import perf_counter
-from unittest import mock
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
@@ -34,7 +33,7 @@ from sklearn.linear_model import SGDClassifier, SGDRegressor
 from sklearn.metrics import log_loss
 from sklearn.neural_network import MLPClassifier as SklearnMLPClassifier
 
-from .._driver import BACKENDS
+from .. import backends
 from ..linear import GDClassifier, GDRegressor
 from ..mlp import MLPClassifier
 from .machine import THREADS
@@ -43,9 +42,11 @@ from .machine import THREADS
 #: pass over X on ``learning_rate="auto"``; small enough that no benchmarked problem diverges.
 LEARNING_RATE = 0.01
 
-#: The variant every speedup is measured against, and the compiled backends measured against it.
+#: The variant every speedup is measured against, and the compiled backends measured against it:
+#: every family's, in the order of ``fastgd.backends``.
 REFERENCE = "numpy"
-COMPILED = tuple(backend for backend in BACKENDS if backend != REFERENCE)
+COMPILED = tuple(dict.fromkeys(name for table in backends.FAMILIES.values() for name in table
+                               if name != REFERENCE))
 
 #: Seconds per update of the variants that loop over batches in Python (measured here). Where a
 #: call would take them longer than ``MAX_CALL_SECONDS`` they are left out of a case, which would
@@ -83,13 +84,13 @@ def mlp_peer(batch_size, learning_rate, epochs):
 class Model:
     """A fastgd estimator with its parameters, the kind of targets it takes (``classes`` 0 for
     regression), an optional peer ``peer(batch_size, learning_rate, epochs) -> estimator or None``,
-    and the backends the estimator has."""
+    and the backends the estimator has (its family's, from ``fastgd.backends``)."""
 
     estimator: type
     params: dict = field(hash=False)
     classes: int
     peer: object = None
-    backends: tuple = tuple(BACKENDS)
+    backends: tuple = tuple(sorted(backends.LINEAR, key=lambda name: name != REFERENCE))
 
 
 MODELS = {
@@ -101,7 +102,7 @@ MODELS = {
     "squared_error": Model(GDRegressor, {"loss": "squared_error"}, 0,
                            sgd_peer(SGDRegressor, loss="squared_error")),
     "mlp": Model(MLPClassifier, {"hidden_layer_sizes": (64,)}, 2, mlp_peer,
-                 backends=("numpy", "numba", "parallel")),
+                 backends=tuple(sorted(backends.MLP, key=lambda name: name != REFERENCE))),
 }
 
 #: Losses of the PyTorch peer (plain SGD on a linear layer), by model; other models have none.
@@ -209,7 +210,7 @@ def design(quick=False):
 def variants(case):
     """Return the variants that time ``case``; the first, when present, is the NumPy reference."""
     model = MODELS[case.model]
-    names = [backend for backend in model.backends if not (case.serial and BACKENDS[backend][1])]
+    names = [backend for backend in model.backends if not (case.serial and backends.is_threaded(backend))]
     if case.kind == "epoch" and case.batch is None:
         names.append("X @ w")
     if case.kind == "fit" and model.peer and model.peer(case.batch, 1, 1):
@@ -283,25 +284,30 @@ def training_log_loss(case, fitted):
 
 
 def _recorded_epoch(estimator, X, y):
-    """Return a function that repeats the epoch call ``estimator.fit`` makes, with its arguments.
+    """Return a function that repeats the first epoch that ``estimator.fit(X, y)`` runs.
 
-    Recording the driver's call, rather than building the arguments here, keeps the timing on the
-    path that users take (optimizer state, schedule, threads) and follows the kernels' signature as
-    it changes.
+    ``estimator._epochs_for`` sets the epochs up as ``fit`` does (validation, targets, learning
+    rate, optimizer state, backend and its threads), and the call below is the one that
+    :func:`fastgd._driver.train` makes for epoch 0, with the order, batch and schedule that ``fit``
+    would pass it: the timing stays on the path that users take, with no patching of the backends'
+    registry or of the driver.
     """
-    run, splits = BACKENDS[estimator.backend]
-    calls = []
+    epochs = estimator._epochs_for(X, y)
+    n = len(X)
+    options = estimator._train_options(epochs.params, estimator.epochs, estimator._rng, None, 0)
+    batch = n if options["batch_size"] is None else min(options["batch_size"], n)
+    order = np.arange(n, dtype=np.int64)
+    if options["shuffle"] and batch < n:
+        options["rng"].shuffle(order)
+    lr, code, hyper = options["schedule"].for_epoch(0, -(-n // batch))
 
-    def recording(*args):
-        calls.append(args)
-        return run(*args)
+    def epoch():
+        # the loss may overflow as the replayed epochs carry the weights on; only the time matters
+        with np.errstate(over="ignore", invalid="ignore"):
+            return epochs.run(order, batch, lr, code, hyper)
 
-    with mock.patch.dict(BACKENDS, {estimator.backend: (recording, splits)}):
-        estimator.fit(X, y)
-    if len(calls) != 1:
-        raise ValueError(f"{type(estimator).__name__}.fit made {len(calls)} epoch calls through "
-                         "fastgd._driver.BACKENDS, where an epoch case needs one: time it as a fit")
-    return lambda: run(*calls[0])
+    epoch()  # compiles, as prepare() promises
+    return epoch
 
 
 def _torch_epoch(case, X, y):

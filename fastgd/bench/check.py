@@ -34,7 +34,7 @@ from time import perf_counter, thread_time
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from .._driver import BACKENDS
+from ..backends import is_threaded
 from .cases import COMPILED, REFERENCE, design, prepare, time_once, variants
 from .machine import BUSY_CORES, THREADS, cpu_sample, describe, others_cores, pinned_threads
 
@@ -85,12 +85,13 @@ def interleaved_speedups(timed, budget):
 
 def _clock(variant):
     """Wall time for a backend that runs on several threads, else the calling thread's CPU time."""
-    return perf_counter if BACKENDS[variant][1] else thread_time
+    return perf_counter if is_threaded(variant) else thread_time
 
 
-def measure(cases, budget):
+def measure(cases, budget, prepare=prepare):
     """Return ``{"<case id> <variant>": (speedup over NumPy, cores other processes kept busy)}`` for
-    each compiled variant of ``cases``."""
+    each compiled variant of ``cases``; ``prepare(case, variant)`` builds the timed calls (by
+    default :func:`fastgd.bench.cases.prepare`)."""
     results = {}
     for case in cases:
         names = [v for v in variants(case) if v in COMPILED]
@@ -134,9 +135,10 @@ def update_baseline(path, select, budget):
     return 0
 
 
-def run_check(path, threshold, select, budget):
+def run_check(path, threshold, select, budget, prepare=prepare):
     """Compare the speedups with the baseline in ``path``; return 1 when one dropped by more than
-    ``threshold`` (a fraction) in every attempt, else 0."""
+    ``threshold`` (a fraction) in every attempt, else 0. ``prepare(case, variant)`` builds the
+    timed calls, as in :func:`measure`."""
     if not Path(path).is_file():
         print(f"no baseline at {path}: make one with `fastgd bench --check {path} "
               "--update-baseline`")
@@ -148,7 +150,7 @@ def run_check(path, threshold, select, budget):
               f"{THREADS}; the parallel backend's speedups may differ for that reason alone")
     cases = {f"{case.id} {v}": case for case in check_cases(select) for v in COMPILED}
     with _threads():
-        results = measure(list(dict.fromkeys(cases.values())), budget)
+        results = measure(list(dict.fromkeys(cases.values())), budget, prepare)
         # per key: the best speedup, and the fewest cores other processes held during an attempt
         best = {key: speedup for key, (speedup, _) in results.items()}
         quietest = {key: others for key, (_, others) in results.items()}
@@ -158,7 +160,8 @@ def run_check(path, threshold, select, budget):
                 break
             print(f"{len(slower)} below the baseline; measuring again ({attempt + 1} of {RETRIES})",
                   flush=True)
-            again = measure(list(dict.fromkeys(cases[key] for key in slower)), 2 * budget)
+            again = measure(list(dict.fromkeys(cases[key] for key in slower)), 2 * budget,
+                            prepare)
             for key in slower:
                 best[key] = max(best[key], again[key][0])
                 quietest[key] = min(quietest[key], again[key][1])
@@ -169,7 +172,7 @@ def run_check(path, threshold, select, budget):
         message = (f"{key}: {best[key]:.2f}x NumPy, baseline {expected[key]:.2f}x "
                    f"(-{1 - best[key] / expected[key]:.0%}, threshold "
                    f"{_threshold(key, threshold):.0%})")
-        if BACKENDS[key.rpartition(" ")[2]][1] and quietest[key] > BUSY_CORES:
+        if is_threaded(key.rpartition(" ")[2]) and quietest[key] > BUSY_CORES:
             print(f"NOT JUDGED {message}: other processes kept at least {quietest[key]:.1f} cores "
                   "busy in every attempt, and this backend needs all of them")
         else:
@@ -186,5 +189,5 @@ def _slower(speedups, expected, threshold):
 
 
 def _threshold(key, threshold):
-    threaded = BACKENDS[key.rpartition(" ")[2]][1]
+    threaded = is_threaded(key.rpartition(" ")[2])
     return max(threshold, THREADED_THRESHOLD) if threaded else threshold

@@ -12,7 +12,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from .._driver import BACKENDS
+from .. import backends
 from .cases import COMPILED, DTYPES, FULL_BATCH, MINI_BATCH, REFERENCE, SERIAL, SGD_EPOCHS, SGD_FIT
 from .memory import FITS
 
@@ -106,8 +106,8 @@ def memory_shares(results):
 
 def startup_seconds(results):
     """``import fastgd`` plus the first fit in a fresh process with the kernel cache warm, for
-    each backend."""
-    return [Measurement(backend, results.startup.get(backend)) for backend in BACKENDS]
+    each backend of the linear models (the start-up benchmark fits a GDClassifier)."""
+    return [Measurement(backend, results.startup.get(backend)) for backend in backends.LINEAR]
 
 
 def _both_dtypes(*cases):

@@ -1,0 +1,421 @@
+"""fastgd/_kernels/linear.py: every compiled kernel against its NumPy reference, on random shapes,
+dtypes and batch sizes; every loss gradient against a central-difference numerical gradient; codes
+outside the tables refused."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fastgd._kernels import linear, losses, optim
+from fastgd._kernels.data import Data
+from fastgd._kernels.linear import (
+    Linear,
+    _forward,
+    _forward_parallel,
+    _local_sgd_epoch,
+    _loss_gradient,
+    _run_epoch,
+    _run_epoch_parallel,
+    finish_gradient,
+    forward,
+    loss_gradient,
+    run_epoch,
+    scratch,
+)
+from fastgd._kernels.optim import Rate, Update
+from fastgd.config import BLOCK_ROWS, FULL_BATCH_ROWS
+
+from .conftest import DTYPES, HYPER, LOSS_CODES, RTOL, assert_close, make_problem
+
+LOSSES = LOSS_CODES
+LINKS = [losses.IDENTITY, losses.SIGMOID, losses.SOFTMAX]
+EPOCHS = {"run_epoch": run_epoch, "_run_epoch": _run_epoch,
+          "_run_epoch_parallel": _run_epoch_parallel, "_local_sgd_epoch": _local_sgd_epoch}
+
+
+# --- forward pass ------------------------------------------------------------------------------
+
+@settings(max_examples=25, deadline=None)
+@given(link=st.sampled_from(LINKS), dtype=st.sampled_from(DTYPES), n=st.integers(1, 5000),
+       d=st.integers(1, 12), k=st.integers(1, 4), seed=st.integers(0, 2**31))
+def test_forward_matches_reference(link, dtype, n, d, k, seed):
+    X, _, _, P = make_problem(seed, n, d, k, losses.SQUARED_ERROR, dtype, scale=3.0)
+    expected = forward(X, P, link)
+    for kernel, variant in ((_forward, "numba"), (_forward_parallel, "parallel")):
+        out = np.empty((n, k), dtype)
+        kernel(X, P, link, out, 2)
+        assert_close(out, expected, RTOL[variant, dtype])
+
+
+def test_forward_functions_of_the_backends():
+    X, _, _, P = make_problem(2, 3000, 6, 3, losses.SQUARED_ERROR, np.float64)
+    model = Linear(P, losses.SOFTMAX_LOG_LOSS, True, 0.0, 0.0)
+    expected = linear.reference_forward(X, model, losses.SOFTMAX, 1)
+    assert_close(expected, forward(X, P, losses.SOFTMAX), 0)
+    for kernel, variant in ((_forward, "numba"), (_forward_parallel, "parallel")):
+        out = linear.compiled_forward(kernel)(X, model, losses.SOFTMAX, 2)
+        assert out.shape == (3000, 3) and out.dtype == P.dtype
+        assert_close(out, expected, RTOL[variant, np.float64])
+
+
+# --- loss gradient -----------------------------------------------------------------------------
+
+@settings(max_examples=25, deadline=None)
+@given(loss=st.sampled_from(LOSSES), dtype=st.sampled_from(DTYPES),
+       n=st.sampled_from([1, 7, BLOCK_ROWS, BLOCK_ROWS + 1, 9001]), d=st.integers(1, 40),
+       k=st.integers(1, 4), seed=st.integers(0, 2**31))
+def test_loss_gradient_matches_reference(loss, dtype, n, d, k, seed):
+    if loss == losses.SOFTMAX_LOG_LOSS:
+        k = max(k, 2)
+    X, Y, sw, P = make_problem(seed, n, d, k, loss, dtype)
+    expected_loss, expected_G = loss_gradient(Data(X, Y, sw), P, loss)
+    order = np.arange(n, dtype=np.int64)
+    G, buf = scratch(1, P)
+    total = _loss_gradient(Data(X, Y, sw), order, 0, n, P, loss, G, buf)
+    assert G.dtype == dtype
+    assert_close(total, expected_loss, RTOL["numba", dtype])
+    assert_close(G[0], expected_G, RTOL["numba", dtype])
+
+
+def test_loss_gradient_visits_rows_in_the_given_order():
+    X, Y, sw, P = make_problem(3, 600, 5, 1, losses.LOG_LOSS, np.float64)
+    order = np.random.default_rng(0).permutation(600).astype(np.int64)
+    G, buf = scratch(1, P)
+    total = _loss_gradient(Data(X, Y, sw), order, 100, 450, P, losses.LOG_LOSS, G, buf)
+    rows = order[100:450]
+    expected_loss, expected_G = loss_gradient(Data(X[rows], Y[rows], sw[rows]), P,
+                                              losses.LOG_LOSS)
+    assert_close(total, expected_loss, 1e-12)
+    assert_close(G[0], expected_G, 1e-12)
+
+
+@settings(max_examples=25, deadline=None)
+@given(loss=st.sampled_from(LOSSES), dtype=st.sampled_from(DTYPES),
+       n=st.sampled_from([1, 3, 4, 8, FULL_BATCH_ROWS - 1, FULL_BATCH_ROWS + 5, 1003]),
+       d=st.integers(1, 70), k=st.integers(1, 4), seed=st.integers(0, 2**31))
+def test_storage_order_matches_reference_on_the_full_data(loss, dtype, n, d, k, seed):
+    """The full batch's kernel, which reads every row in storage order, against the reference
+    gradient of all the data: blocks of four and eight rows and their remainders."""
+    if loss == losses.SOFTMAX_LOG_LOSS:
+        k = max(k, 2)
+    X, Y, sw, P = make_problem(seed, n, d, k, loss, dtype)
+    data = Data(X, Y, sw)
+    expected_loss, expected_G = loss_gradient(data, P, loss)
+    G, buf = scratch(1, P)
+    blocks = linear.Blocks(*buf[0])
+    total = linear._storage_order(data, P, loss, G[0], blocks.Z, blocks.D, blocks.L)
+    assert_close(total, expected_loss, RTOL["numba", dtype])
+    assert_close(G[0], expected_G, RTOL["numba", dtype])
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("pending_rows", [0, 5, BLOCK_ROWS - 1])
+def test_accumulate_call_and_flush_losses_match_reference(loss, dtype, pending_rows):
+    """``_accumulate_call`` sets the gradient of its rows and leaves their losses pending after
+    those already pending, which ``_flush_losses`` sums: together, the reference loss sum."""
+    k = 3 if loss == losses.SOFTMAX_LOG_LOSS else 2
+    n = 700
+    X, Y, sw, P = make_problem(loss, n, 6, k, loss, dtype)
+    data = Data(X, Y, sw)
+    order = np.random.default_rng(1).permutation(n).astype(np.int64)
+    lo, hi = 50, 650
+    G, buf = scratch(1, P)
+    G[0] = np.nan  # set, not added to
+    blocks = linear.Blocks(*buf[0])
+    # rows already pending: the scores, targets and weights of the first rows of X
+    Z0 = X[:pending_rows] @ P[:, :-1].T + P[:, -1]
+    blocks.Zp[:pending_rows * k] = Z0.ravel()
+    blocks.Yp[:pending_rows * k] = Y[:pending_rows].ravel()
+    blocks.Wp[:pending_rows] = sw[:pending_rows]
+    total, pending = linear._accumulate_call(data, order, lo, hi, P, loss, G[0], blocks,
+                                             pending_rows * k)
+    # a block's worth is flushed when full, before the next row is added
+    assert pending == ((pending_rows + hi - lo - 1) % BLOCK_ROWS + 1) * k
+    total += linear._flush_losses(loss, blocks, pending, k)
+    rows = order[lo:hi]
+    expected_loss, expected_G = loss_gradient(Data(X[rows], Y[rows], sw[rows]), P, loss)
+    pending_loss, _ = loss_gradient(Data(X[:pending_rows], Y[:pending_rows], sw[:pending_rows]),
+                                    P, loss)
+    assert_close(G[0], expected_G, RTOL["numba", dtype])
+    assert_close(total, expected_loss + pending_loss, RTOL["numba", dtype])
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_flush_losses_is_the_reference_loss_sum(loss, dtype):
+    k = 4 if loss == losses.SOFTMAX_LOG_LOSS else 2
+    rng = np.random.default_rng(loss)
+    _, Y, sw, _ = make_problem(loss, 100, 1, k, loss, dtype)
+    Z = (rng.standard_normal((100, k)) * 3).astype(dtype)
+    _, buf = scratch(1, np.empty((k, 2), dtype))
+    blocks = linear.Blocks(*buf[0])
+    blocks.Zp[:100 * k] = Z.ravel()
+    blocks.Yp[:100 * k] = Y.ravel()
+    blocks.Wp[:100] = sw
+    L_ref, _ = losses.loss_terms(loss, Z, Y)
+    for rows in (0, 1, 37, 100):
+        expected = float(sw[:rows] @ L_ref[:rows].sum(axis=1))
+        assert_close(linear._flush_losses(loss, blocks, rows * k, k), expected,
+                     RTOL["numba", dtype])
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_finish_gradient_matches_reference(fit_intercept, dtype):
+    _, _, _, P = make_problem(0, 1, 5, 3, losses.SQUARED_ERROR, dtype)
+    G0 = np.random.default_rng(1).standard_normal(P.shape).astype(dtype)
+    G_ref, G = G0.copy(), G0.copy()
+    finish_gradient(G_ref, P, 17, 0.3, fit_intercept)
+    linear._finish_gradient(G, P, 17, 0.3, fit_intercept)
+    assert_close(G, G_ref, RTOL["numba", dtype])
+
+
+def test_average_rows():
+    local = np.random.default_rng(0).standard_normal((4, 9))
+    for active in (1, 2, 4):
+        out = np.full(9, np.nan)
+        linear._average_rows(local, active, out)
+        assert_close(out, local[:active].mean(axis=0), 1e-15)
+
+
+def test_scratch_and_blocks():
+    P = np.zeros((3, 5), np.float32)
+    G, buf = scratch(4, P)
+    assert G.shape == (4, 3, 5) and buf.shape == (4, 7, BLOCK_ROWS * 3)
+    assert G.dtype == buf.dtype == np.float32
+    G2, buf2 = linear._scratch(2, P)
+    assert G2.shape == (2, 3, 5) and buf2.shape == (2, 7, BLOCK_ROWS * 3)
+    blocks = linear._blocks(buf, 2)
+    for view, row in zip(blocks, range(7)):
+        assert view.shape == (BLOCK_ROWS * 3,)
+        view[:] = row
+    np.testing.assert_array_equal(buf[2], np.arange(7)[:, None] * np.ones(BLOCK_ROWS * 3))
+
+
+# --- gradients against numerical gradients -------------------------------------------------------
+
+def objective(X, Y, sw, P, loss, alpha):
+    """``mean_i sw_i l_i + alpha/2 ||W||^2`` written from the loss definitions alone."""
+    total, _ = loss_gradient(Data(X, Y, sw), P, loss)
+    return total / len(X) + 0.5 * alpha * np.sum(P[:, :-1] ** 2)
+
+
+def numerical_gradient(f, P, h=1e-6):
+    G = np.zeros_like(P)
+    for index in np.ndindex(P.shape):
+        step = np.zeros_like(P)
+        step[index] = h
+        G[index] = (f(P + step) - f(P - step)) / (2 * h)
+    return G
+
+
+GRADIENT_CASES = [  # (loss, k)
+    (losses.SQUARED_ERROR, 1),
+    (losses.LOG_LOSS, 1),
+    (losses.LOG_LOSS, 3),
+    (losses.SOFTMAX_LOG_LOSS, 4),
+    (losses.HINGE, 1),
+    (losses.HINGE, 3),
+    (losses.SIGMOID_SQUARED, 1),
+    (losses.SIGMOID_SQUARED, 2),
+]
+
+
+@pytest.mark.parametrize("loss,k", GRADIENT_CASES)
+@pytest.mark.parametrize("alpha", [0.0, 0.3])
+def test_gradient_matches_numerical_gradient(loss, k, alpha):
+    n, d = 300, 4
+    X, Y, sw, P = make_problem(7, n, d, k, loss, np.float64)
+    if loss == losses.HINGE:
+        # keep every margin away from the kink at 1, where the loss has no derivative
+        margin = (2 * Y - 1) * (X @ P[:, :-1].T + P[:, -1])
+        keep = (np.abs(margin - 1) > 0.05).all(axis=1)
+        X, Y, sw = X[keep], Y[keep], sw[keep]
+        n = len(X)
+    expected = numerical_gradient(lambda Q: objective(X, Y, sw, Q, loss, alpha), P)
+
+    _, G = loss_gradient(Data(X, Y, sw), P, loss)
+    finish_gradient(G, P, n, alpha, True)
+    np.testing.assert_allclose(G, expected, rtol=1e-6, atol=1e-8)
+
+    G_jit, buf = scratch(1, P)
+    _loss_gradient(Data(X, Y, sw), np.arange(n, dtype=np.int64), 0, n, P, loss, G_jit, buf)
+    finish_gradient(G_jit[0], P, n, alpha, True)
+    np.testing.assert_allclose(G_jit[0], expected, rtol=1e-6, atol=1e-8)
+
+
+def test_squared_error_gradient_is_the_documented_formula():
+    X, Y, sw, P = make_problem(1, 50, 3, 1, losses.SQUARED_ERROR, np.float64)
+    _, G = loss_gradient(Data(X, Y, np.ones(50)), P, losses.SQUARED_ERROR)
+    finish_gradient(G, P, 50, 0.0, True)
+    residual = X @ P[0, :-1] + P[0, -1] - Y[:, 0]
+    np.testing.assert_allclose(G[0, :-1], 2 / 50 * X.T @ residual, rtol=1e-12)
+    np.testing.assert_allclose(G[0, -1], 2 / 50 * residual.sum(), rtol=1e-12)
+
+
+# --- epochs ------------------------------------------------------------------------------------
+
+OPTIMIZERS = list(optim.NAMES.values())
+SCHEDULES = [optim.CONSTANT, optim.INVSCALING, optim.COSINE]
+
+
+def penalties(opt, alpha):
+    """``(alpha, decay)`` of a :class:`Linear`: AdamW's penalty is a decay of the weights."""
+    return (0.0, alpha) if optim.OPTIMIZERS[opt].decoupled else (alpha, 0.0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(loss=st.sampled_from(LOSSES), dtype=st.sampled_from(DTYPES), n=st.integers(1, 9000),
+       d=st.integers(1, 20), k=st.integers(1, 3),
+       batch=st.sampled_from([1, 2, 31, 256, 4097, None]), fit_intercept=st.booleans(),
+       alpha=st.sampled_from([0.0, 0.01]), opt=st.sampled_from(OPTIMIZERS),
+       schedule=st.sampled_from(SCHEDULES), seed=st.integers(0, 2**31))
+def test_epoch_matches_reference(loss, dtype, n, d, k, batch, fit_intercept, alpha, opt, schedule,
+                                 seed):
+    if batch == 1:
+        n = min(n, 800)  # the per-sample NumPy reference is slow
+    if loss == losses.SOFTMAX_LOG_LOSS:
+        k = max(k, 2)
+    X, Y, sw, P0 = make_problem(seed, n, d, k, loss, dtype)
+    P0 *= 0.1
+    order = np.random.default_rng(seed).permutation(n).astype(np.int64)
+    batch = n if batch is None else min(batch, n)
+    l2, decay = penalties(opt, alpha)
+    # a step that cannot diverge, so the comparison is of finite numbers
+    lr = {optim.ADAM: 1e-3, optim.ADAMW: 1e-3, optim.ADAGRAD: 1e-2, optim.RMSPROP: 1e-2}.get(
+        opt, 0.05 / (1 + 2 * float(np.max(np.sum(X.astype(float) ** 2, axis=1)))))
+    S0 = optim.allocate_state(opt, P0.size, dtype)
+    S0[:] = np.abs(np.random.default_rng(seed).standard_normal(S0.shape)) * 0.01
+    if not fit_intercept:  # an intercept that is never updated has no optimizer state
+        S0.reshape(-1, k, d + 1)[:, :, -1] = 0
+    rate = Rate(schedule, lr, np.array([0.5, 10 * -(-n // batch)]))
+
+    def epoch(kernel, threads):
+        P, S = P0.copy(), S0.copy()
+        total, step = kernel(Data(X, Y, sw), order, Linear(P, loss, fit_intercept, l2, decay),
+                             Update(opt, S, HYPER), rate, batch, 3, threads)
+        return total, step, P, S
+
+    total_ref, step_ref, P_ref, S_ref = epoch(run_epoch, 1)
+    assert step_ref == 3 + -(-n // batch)
+    for variant, kernel, threads in (("numba", _run_epoch, 1), ("parallel", _run_epoch_parallel, 2)):
+        total, step, P, S = epoch(kernel, threads)
+        assert step == step_ref
+        assert P.dtype == S.dtype == dtype
+        assert_close(total, total_ref, RTOL[variant, dtype])
+        assert_close(P, P_ref, RTOL[variant, dtype])
+        assert_close(S, S_ref, RTOL[variant, dtype])
+        if not fit_intercept:
+            np.testing.assert_array_equal(P[:, -1], P0[:, -1])
+
+
+@pytest.mark.parametrize("opt", OPTIMIZERS)
+@pytest.mark.parametrize("loss", LOSSES)
+def test_sgd_epoch_matches_reference_for_every_optimizer(loss, opt):
+    """Batches of one row take their own fused kernel, ``_run_rows``; every loss and optimizer goes
+    through it, with L2 (or decay), a schedule and a fixed intercept: through the epoch entry
+    point, through ``_run_rows`` itself, and through the batch loops with a batch size of 1."""
+    k = 3 if loss == losses.SOFTMAX_LOG_LOSS else 2
+    X, Y, sw, P0 = make_problem(7, 300, 9, k, loss, np.float64)
+    P0 *= 0.1
+    data = Data(X, Y, sw)
+    order = np.random.default_rng(7).permutation(300).astype(np.int64)
+    l2, decay = penalties(opt, 0.01)
+    S0 = np.abs(np.random.default_rng(7).standard_normal(
+        optim.allocate_state(opt, P0.size, np.float64).shape)) * 0.01
+    rate = Rate(optim.INVSCALING, 1e-3, np.array([0.5, 1.0]))
+
+    def run(kernel):
+        P, S = P0.copy(), S0.copy()
+        model, update_ = Linear(P, loss, False, l2, decay), Update(opt, S, HYPER)
+        G, buf = scratch(1, P)
+        if kernel is linear._run_rows:
+            total, step = kernel(data, order, 0, 300, model, update_, rate, 3, 1, buf)
+        elif kernel in (linear._run_batches, linear._run_batches_parallel):
+            total, step = kernel(data, order, 0, 300, model, update_, rate, 1, 3, 1, G, buf)
+        else:
+            total, step = kernel(data, order, model, update_, rate, 1, 3, 1)
+        return total, step, P, S
+
+    total_ref, step_ref, P_ref, S_ref = run(run_epoch)
+    assert step_ref == 303
+    for kernel in (_run_epoch, linear._run_rows, linear._run_batches,
+                   linear._run_batches_parallel):
+        total, step, P, S = run(kernel)
+        assert step == step_ref
+        assert_close(total, total_ref, 1e-10)
+        assert_close(P, P_ref, 1e-10)
+        assert_close(S, S_ref, 1e-10)
+
+
+@pytest.mark.parametrize("batch", [7, 300])
+@pytest.mark.parametrize("variant", ["numba", "parallel"])
+def test_batch_loops_match_reference(variant, batch):
+    """``_run_batches`` and ``_run_batches_parallel`` called directly on a part ``order[lo:hi]``,
+    against the reference epoch on those rows."""
+    loss, opt = losses.LOG_LOSS, optim.ADAM
+    X, Y, sw, P0 = make_problem(5, 600, 8, 2, loss, np.float64)
+    P0 *= 0.1
+    order = np.random.default_rng(5).permutation(600).astype(np.int64)
+    lo, hi = 100, 400
+    rate = Rate(optim.INVSCALING, 1e-3, np.array([0.5, 1.0]))
+    S0 = optim.allocate_state(opt, P0.size, np.float64)
+    rows = order[lo:hi]
+    P_ref, S_ref = P0.copy(), S0.copy()
+    sub = Data(np.ascontiguousarray(X[rows]), Y[rows], sw[rows])
+    total_ref, step_ref = run_epoch(sub, np.arange(hi - lo, dtype=np.int64),
+                                    Linear(P_ref, loss, True, 0.01, 0.0),
+                                    Update(opt, S_ref, HYPER), rate, batch, 3, 1)
+    kernel = linear._run_batches if variant == "numba" else linear._run_batches_parallel
+    P, S = P0.copy(), S0.copy()
+    G, buf = scratch(2 if variant == "parallel" else 1, P)
+    total, step = kernel(Data(X, Y, sw), order, lo, hi, Linear(P, loss, True, 0.01, 0.0),
+                         Update(opt, S, HYPER), rate, batch, 3, 1, G, buf)
+    assert step == step_ref == 3 + -(-(hi - lo) // batch)
+    assert_close(total, total_ref, RTOL[variant, np.float64])
+    assert_close(P, P_ref, RTOL[variant, np.float64])
+    assert_close(S, S_ref, RTOL[variant, np.float64])
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("batch", [None, 4500, 700])
+def test_parallel_split_of_large_batches_matches_reference(loss, dtype, batch):
+    """Batches of at least two parts' worth of rows are split across threads: with ``pending`` losses
+    of small batches before them, and the short last batch after."""
+    n, d, k = 20_001, 9, (3 if loss == losses.SOFTMAX_LOG_LOSS else 1)
+    X, Y, sw, P0 = make_problem(4, n, d, k, loss, dtype)
+    P0 *= 0.1
+    order = np.random.default_rng(4).permutation(n).astype(np.int64)
+    batch = n if batch is None else batch
+    S = optim.allocate_state(optim.SGD, P0.size, dtype)
+    rate = Rate(optim.CONSTANT, 0.01, np.array([0.25, 1.0]))
+    P_ref, P = P0.copy(), P0.copy()
+    total_ref, _ = run_epoch(Data(X, Y, sw), order, Linear(P_ref, loss, True, 0.01, 0.0),
+                             Update(optim.SGD, S, HYPER), rate, batch, 0, 1)
+    total, _ = _run_epoch_parallel(Data(X, Y, sw), order, Linear(P, loss, True, 0.01, 0.0),
+                                   Update(optim.SGD, S, HYPER), rate, batch, 0, 2)
+    assert_close(total, total_ref, RTOL["parallel", dtype])
+    assert_close(P, P_ref, RTOL["parallel", dtype])
+
+
+# --- codes outside the tables ------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["_run_epoch", "_run_epoch_parallel", "_local_sgd_epoch",
+                                  "run_epoch"])
+@pytest.mark.parametrize("loss,opt,message", [
+    (99, optim.SGD, "unknown loss code"), (-1, optim.SGD, "unknown loss code"),
+    (losses.LOG_LOSS, 99, "unknown optimizer code"),
+    (losses.LOG_LOSS, -1, "unknown optimizer code")])
+def test_epoch_refuses_unknown_codes(name, loss, opt, message):
+    X, Y, sw, P = make_problem(0, 50, 3, 1, losses.LOG_LOSS, np.float64)
+    P0 = P.copy()
+    S = np.zeros((2, P.size))
+    with pytest.raises(ValueError, match=message):
+        EPOCHS[name](Data(X, Y, sw), np.arange(50, dtype=np.int64), Linear(P, loss, True, 0.0, 0.0),
+                     Update(opt, S, HYPER), Rate(optim.CONSTANT, 0.1, np.array([0.25, 1.0])), 5,
+                     0, 2)
+    if name != "run_epoch":  # refused before any update
+        np.testing.assert_array_equal(P, P0)
