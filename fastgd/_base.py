@@ -3,7 +3,7 @@ weights, the early-stopping split, the optimizer state, the schedule, stopping r
 handed to the driver, and the fitted attributes it leaves.
 
 A model family (linear.py, mlp.py) supplies the parameters it trains and the object that runs its
-epochs; it calls :func:`fastgd._driver.train` itself with :meth:`BaseGD._train_options`.
+epochs (:meth:`BaseGD._epochs`); :meth:`BaseGD._run` hands it to :func:`fastgd._driver.train`.
 """
 
 import inspect

@@ -56,14 +56,13 @@ class LinearEpochs(Epochs):
         super().__init__(backend, Data(X, Y, sw), P, state,
                          lambda P, l2, decay: Linear(P, loss, fit_intercept, l2, decay),
                          optimizer=optimizer, hyper=hyper, alpha=alpha)
-        self.loss = loss
 
     def penalty(self):
         W = self.params[:, :-1]
         return 0.5 * self.alpha * float(np.sum(W * W)) if self.alpha else 0.0
 
     def validation_loss(self, X, Y, sw):
-        return mean_loss(self.backend.name, Data(X, Y, sw), self.params, self.loss)
+        return mean_loss(self.backend.name, Data(X, Y, sw), self.params, self.model.loss)
 
 
 class _BaseGD(BaseGD):
@@ -182,7 +181,8 @@ class GDRegressor(RegressorMixin, _BaseGD):
 
 
 def _has_proba(estimator):
-    if losses.LOSSES[losses.CODES[estimator.loss]].proba_link is None:
+    code = losses.CODES.get(estimator.loss)
+    if code is None or losses.LOSSES[code].proba_link is None:
         raise AttributeError(f"probability estimates are not available for loss={estimator.loss!r}")
     return True
 

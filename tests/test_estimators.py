@@ -109,6 +109,8 @@ def test_hinge_has_no_predict_proba():
     X, y = blobs(100, centers=2)
     model = GDClassifier(loss="hinge").fit(X, y)
     assert not hasattr(model, "predict_proba")
+    # an unknown loss is reported by fit's validation, not by an error from hasattr
+    assert not hasattr(GDClassifier(loss="no such loss"), "predict_proba")
 
 
 def test_float32_is_kept_and_X_is_not_copied(backend, monkeypatch):

@@ -137,11 +137,13 @@ def test_unknown_optimizer_code(code):
         optim.check_code(code)
     with pytest.raises(ValueError, match="unknown optimizer code"):
         optim.update(code, np.zeros(3), np.ones(3), np.zeros((0, 3)), 1, 0.1, HYPER)
+    # every shape of state, SGD's empty one too: P stands in for a missing slot and must keep NaN
     for dtype in (np.float64, np.float32):
-        P = np.ones(5, dtype)
-        S = np.zeros((2, 5), dtype)
-        optim._update(code, P, np.ones(5, dtype), S, 1, 0.1, HYPER)
-        assert np.isnan(P).all()
+        for n_slots in (0, 1, 2):
+            P = np.ones(5, dtype)
+            S = np.zeros((n_slots, 5), dtype)
+            optim._update(code, P, np.ones(5, dtype), S, 1, 0.1, HYPER)
+            assert np.isnan(P).all()
     h = (0.1, MOMENTUM, BETA_1, BETA_2, EPSILON, RHO, 0.5, 0.5)
     assert np.isnan(optim._update_element(code, 1.0, 1.0, 0.0, 0.0, h)[0])
     for known in range(optim.N_OPTIMIZERS):

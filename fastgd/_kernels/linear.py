@@ -34,7 +34,7 @@ from ..config import (
     jit_parallel,
     renamed,
 )
-from . import losses, optim
+from . import optim
 from .data import Data, row_axpy, row_dot, row_prefetch, row_scaled_axpy, storage_order_rows
 from .losses import (
     SOFTMAX_LOG_LOSS,
@@ -47,7 +47,7 @@ from .losses import (
     apply_link,
     loss_terms,
 )
-from .optim import SGD, Rate, Update, _step_rate, _update, step_rate, update
+from .optim import SGD, Update, _step_rate, _update, step_rate, update
 
 
 class Linear(NamedTuple):
@@ -477,18 +477,11 @@ def scratch(n_parts, P):
 _scratch = jit_inline(scratch)
 
 
-def check_codes(model, update_):
-    """Raise for a loss or optimizer code outside its table, before a kernel runs on it."""
-    losses.check_code(model.loss)
-    optim.check_code(update_.opt)
-
-
 def _compiled_epoch(batches, threaded):
     """The compiled twin of :func:`run_epoch` with the same signature: the whole epoch runs in one
     call of ``batches``; with ``threaded``, large batches are split across ``n_threads``."""
 
     def run_epoch(data, order, model, update_, rate, batch_size, step, n_threads):
-        check_codes(model, update_)
         n = len(order)
         n_parts = max(1, min(n_threads, n // MIN_ROWS_PER_THREAD)) if threaded else 1
         G, buf = scratch(n_parts, model.P)
@@ -496,7 +489,7 @@ def _compiled_epoch(batches, threaded):
             return _run_rows(data, order, 0, n, model, update_, rate, step, 1, buf)
         return batches(data, order, 0, n, model, update_, rate, batch_size, step, 1, G, buf)
 
-    return run_epoch
+    return optim.checked(run_epoch)
 
 
 _run_epoch = _compiled_epoch(_run_batches, threaded=False)
@@ -578,12 +571,7 @@ def _average_rows(local, active, out):
 _local_sgd = jit_parallel(_local_sgd_body, "_local_sgd_epoch")
 
 
-def _local_sgd_epoch(data, order, model, update_, rate, batch_size, step, n_threads):
-    check_codes(model, update_)
-    return _local_sgd(data, order, model, update_, rate, batch_size, step, n_threads)
-
-
-_local_sgd_epoch.__doc__ = _local_sgd_body.__doc__
+_local_sgd_epoch = optim.checked(_local_sgd)
 
 
 def _forward_body(X, P, link, out, n_threads):

@@ -34,7 +34,7 @@ from numba import prange
 
 from ..config import MLP_BLOCK_ROWS as BLOCK_ROWS
 from ..config import jit, jit_parallel
-from . import losses, optim
+from . import optim
 from .data import row_copy
 from .losses import _apply_link, _loss_terms, _sigmoid, apply_link, loss_terms, sigmoid
 from .optim import _step_rate, _update, step_rate, update
@@ -540,17 +540,8 @@ _run_epoch_compiled = jit(_run_epoch_body)
 _run_epoch_parallel_compiled = jit_parallel(_run_epoch_body, "_mlp_run_epoch_parallel")
 
 
-def _checked(kernel):
-    """``kernel`` behind the check of the codes it dispatches on."""
-    def run_epoch(data, order, net, update_, rate, batch_size, step, n_threads):
-        losses.check_code(net.loss)
-        optim.check_code(update_.opt)
-        return kernel(data, order, net, update_, rate, batch_size, step, n_threads)
-    return run_epoch
-
-
-_run_epoch = _checked(_run_epoch_compiled)
-_run_epoch_parallel = _checked(_run_epoch_parallel_compiled)
+_run_epoch = optim.checked(_run_epoch_compiled)
+_run_epoch_parallel = optim.checked(_run_epoch_parallel_compiled)
 
 
 def _forward_body(X, P, sizes, activation, link, out, n_threads):

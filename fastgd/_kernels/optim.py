@@ -70,6 +70,20 @@ def check_code(opt):
                          "the indices of fastgd._kernels.optim.OPTIMIZERS")
 
 
+def checked(epoch):
+    """The epoch kernel ``epoch`` behind a check of the loss and optimizer codes it dispatches on:
+    a code outside its table raises before any compiled code runs on it."""
+    from .losses import check_code as check_loss
+
+    def run_epoch(data, order, model, update_, rate, batch_size, step, n_threads):
+        check_loss(model.loss)
+        check_code(update_.opt)
+        return epoch(data, order, model, update_, rate, batch_size, step, n_threads)
+
+    run_epoch.__doc__ = epoch.__doc__
+    return run_epoch
+
+
 class Update(NamedTuple):
     """How the kernels take a step: the optimizer's code, its state ``S`` (n_slots, n_params) and
     ``hyper`` (float64, in the order of :data:`HYPER`)."""
@@ -142,7 +156,9 @@ def _update(opt, P, G, S, step, lr, hyper):
 
 @jit_inline
 def _update_loop(opt, P, G, S0, S1, h):
-    n_slots = 2 if opt == ADAM else (0 if opt == SGD else 1)
+    # rows of state written: none for SGD or a code outside the table, whose P stand-in must keep
+    # the NaN just written
+    n_slots = 2 if opt == ADAM else (1 if MOMENTUM <= opt <= RMSPROP else 0)
     for t in range(P.size):
         p, s0, s1 = _update_element(opt, P[t], G[t], S0[t], S1[t], h)
         P[t] = p

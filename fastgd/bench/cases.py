@@ -210,7 +210,7 @@ def design(quick=False):
 def variants(case):
     """Return the variants that time ``case``; the first, when present, is the NumPy reference."""
     model = MODELS[case.model]
-    names = [backend for backend in model.backends if not (case.serial and backends.is_threaded(backend))]
+    names = [name for name in model.backends if not (case.serial and backends.is_threaded(name))]
     if case.kind == "epoch" and case.batch is None:
         names.append("X @ w")
     if case.kind == "fit" and model.peer and model.peer(case.batch, 1, 1):
