@@ -10,6 +10,7 @@ import inspect
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
@@ -22,8 +23,21 @@ from sklearn.utils.validation import _check_sample_weight, validate_data
 from . import backends
 from ._driver import SCHEDULES, OptimizerState, Schedule, Stopping, train
 from ._kernels import losses, optim
+from ._kernels.data import check_csr
 
 DTYPES = [np.float64, np.float32]
+
+
+def validate_input(estimator, X, y="no_validation", **options):
+    """scikit-learn's ``validate_data`` with fastgd's rules for ``X``: float64 or float32 (others
+    become float64), dense in C order, or any SciPy sparse matrix or array as CSR (a CSR of either
+    dtype is used as it is, with int32 or int64 indices), its structure checked. Returns what
+    ``validate_data`` returns: ``X``, or ``(X, y)`` when ``y`` is given."""
+    out = validate_data(estimator, X, y, dtype=DTYPES, order="C", accept_sparse="csr", **options)
+    X = out[0] if isinstance(out, tuple) else out
+    if sp.issparse(X):
+        check_csr(X)
+    return out
 
 #: The keyword parameters every estimator has, with their defaults, in the order of the signature.
 COMMON_DEFAULTS = dict(
@@ -110,7 +124,7 @@ class BaseGD(BaseEstimator):
     def _prepare(self, X, y, sample_weight, **init):
         """Validate, then set up what ``fit`` trains: returns ``(X, Y, sw, P, loss, rng,
         validation, history)``."""
-        X, y = validate_data(self, X, y, dtype=DTYPES, order="C", **self._y_options())
+        X, y = validate_input(self, X, y, **self._y_options())
         self._rng = rng = check_random_state(self.random_state)
         Y, loss, class_sw = self._targets(y, X.dtype, first_call=True)
         sw = self._sample_weight(sample_weight, X, class_sw)
@@ -130,8 +144,7 @@ class BaseGD(BaseEstimator):
 
     def _partial_fit(self, X, y, classes, sample_weight):
         first_call = not hasattr(self, "_state")
-        X, y = validate_data(self, X, y, dtype=DTYPES, order="C", reset=first_call,
-                             **self._y_options())
+        X, y = validate_input(self, X, y, reset=first_call, **self._y_options())
         if not first_call and X.dtype != self._state.S.dtype:
             X = X.astype(self._state.S.dtype)
         Y, loss, class_sw = self._targets(y, X.dtype, first_call=first_call, classes=classes)
@@ -155,7 +168,7 @@ class BaseGD(BaseEstimator):
         """Train ``P`` for ``epochs`` epochs after ``len(history)`` earlier ones; set the fitted
         attributes."""
         model = self._epochs(X, Y, sw, P, loss)
-        result = train(model, len(X), **self._train_options(P, epochs, rng, validation,
+        result = train(model, X.shape[0], **self._train_options(P, epochs, rng, validation,
                                                              len(history)))
         self._record(P, result, history, validation)
 
@@ -224,11 +237,11 @@ class BaseGD(BaseEstimator):
     def _split_validation(self, X, Y, sw, y, rng):
         stratify = y if isinstance(self, ClassifierMixin) else None
         train_rows, validation_rows = train_test_split(
-            np.arange(len(X)), test_size=self.validation_fraction, stratify=stratify,
+            np.arange(X.shape[0]), test_size=self.validation_fraction, stratify=stratify,
             random_state=rng)
         if len(train_rows) == 0 or len(validation_rows) == 0:
             raise ValueError(f"early_stopping needs rows to train and to validate on; with "
-                             f"{len(X)} rows and validation_fraction={self.validation_fraction} "
+                             f"{X.shape[0]} rows and validation_fraction={self.validation_fraction} "
                              "one of them is empty. Add rows or change validation_fraction.")
         validation = (X[validation_rows], Y[validation_rows], sw[validation_rows])
         return X[train_rows], Y[train_rows], sw[train_rows], validation
@@ -236,6 +249,7 @@ class BaseGD(BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
+        tags.input_tags.sparse = True
         return tags
 
 

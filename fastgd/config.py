@@ -45,6 +45,11 @@ MIN_ROWS_PER_THREAD = 2048
 LOCAL_SGD_SYNC_ROWS = 8192
 
 
+#: Sparse SGD keeps the L2 shrink of the weights as a running scale (see ``data.lazy_shrink``) and
+#: folds it back into the weights once it falls below this: the stored weights grow as 1 / scale,
+#: far from overflow here even in float32 (scikit-learn's ``WeightVector`` folds at the same point).
+FOLD_SCALE = 1e-9
+
 #: SGD asks for the row this many rows ahead of the one it updates from: enough to cover a memory
 #: access (about 100 ns) at 30-60 ns a row; measured best at 8 on 100,000 x 32 and x 100.
 PREFETCH_ROWS = 8

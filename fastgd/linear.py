@@ -1,17 +1,18 @@
 """Linear models trained by gradient descent: :class:`GDRegressor` and :class:`GDClassifier`."""
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from . import backends
 from ._base import (CLASS_WEIGHT_PARAMETER, COMMON_ATTRIBUTES, COMMON_PARAMETERS, COMMON_DEFAULTS,
-                    DTYPES, BaseGD, ClassifierTargets, keyword_init)
+                    BaseGD, ClassifierTargets, keyword_init, validate_input)
 from ._driver import Epochs
 from ._kernels import losses, optim
-from ._kernels.data import Data
+from ._kernels.data import Data, kernel_data, squared_row_norms
 from ._kernels.linear import Linear, _loss_gradient, loss_gradient, scratch
 
 _CHUNK_ROWS = 65_536
@@ -30,11 +31,14 @@ def auto_learning_rate(X, sw, loss, optimizer, momentum, fit_intercept, alpha):
     rule = optim.OPTIMIZERS[optimizer]
     if rule.default_rate is not None:
         return rule.default_rate
-    largest = 0.0
-    for lo in range(0, len(X), _CHUNK_ROWS):  # in chunks: temporaries of a few rows, not of n
-        chunk = X[lo:lo + _CHUNK_ROWS]
-        squared_norms = np.einsum("ij,ij->i", chunk, chunk, dtype=np.float64) + fit_intercept
-        largest = max(largest, float((sw[lo:lo + _CHUNK_ROWS] * squared_norms).max()))
+    if sp.issparse(X):
+        largest = float((sw * (squared_row_norms(X) + fit_intercept)).max())
+    else:
+        largest = 0.0
+        for lo in range(0, X.shape[0], _CHUNK_ROWS):  # in chunks: temporaries of a few rows
+            chunk = X[lo:lo + _CHUNK_ROWS]
+            squared_norms = np.einsum("ij,ij->i", chunk, chunk, dtype=np.float64) + fit_intercept
+            largest = max(largest, float((sw[lo:lo + _CHUNK_ROWS] * squared_norms).max()))
     lipschitz = losses.LOSSES[loss].curvature * largest + alpha
     return (1.0 - momentum if rule.damped else 1.0) / lipschitz
 
@@ -45,7 +49,7 @@ def mean_loss(backend, data, P, loss):
     if backend == "numpy":
         return loss_gradient(data, P, loss)[0] / n
     G, buf = scratch(1, P)
-    return _loss_gradient(data, np.arange(n, dtype=np.int64), 0, n, P, loss, G, buf) / n
+    return _loss_gradient(kernel_data(data), np.arange(n, dtype=np.int64), 0, n, P, loss, G, buf) / n
 
 
 class LinearEpochs(Epochs):
@@ -106,7 +110,7 @@ class _BaseGD(BaseGD):
     def _forward(self, X, link):
         """Return ``link(X @ coef_.T + intercept_)`` of shape (n, k) with the fitted backend."""
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=DTYPES, order="C")
+        X = validate_input(self, X, reset=False)
         P = np.hstack([self.coef_.reshape(len(self.intercept_), -1), self.intercept_[:, None]])
         model = Linear(P.astype(X.dtype), 0, self.fit_intercept, 0.0, 0.0)
         backend = self._backend

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from sklearn.datasets import make_blobs
 
 from fastgd._kernels import losses
@@ -69,3 +70,31 @@ def make_problem(seed, n, d, k, loss, dtype, scale=1.0):
     sw = rng.uniform(0.5, 2.0, n).astype(dtype)
     P = rng.standard_normal((k, d + 1)).astype(dtype)
     return X, Y.astype(dtype), sw, P
+
+
+def make_sparse(seed, n, d, density, dtype=np.float64, index_dtype=np.int32, container=None):
+    """A random CSR ``X`` (n, d) with about ``density`` of its entries stored, one row and one
+    column left empty (when there is more than one), its indices and indptr in ``index_dtype``;
+    and the same matrix dense. ``container`` is ``scipy.sparse.csr_array`` by default."""
+    rng = np.random.default_rng(seed)
+    dense = rng.standard_normal((n, d)) * (rng.random((n, d)) < density)
+    if n > 1:
+        dense[rng.integers(n)] = 0
+    if d > 1:
+        dense[:, rng.integers(d)] = 0
+    dense = dense.astype(dtype)
+    X = (container or sp.csr_array)(dense)
+    X.indices, X.indptr = X.indices.astype(index_dtype), X.indptr.astype(index_dtype)
+    return X, dense
+
+
+def unsorted(X, seed):
+    """The CSR ``X`` with the stored values of each row in a random order: the same matrix, its
+    indices unsorted."""
+    rng = np.random.default_rng(seed)
+    perm = np.concatenate([np.empty(0, np.int64)] + [
+        lo + rng.permutation(hi - lo) for lo, hi in zip(X.indptr[:-1], X.indptr[1:])])
+    X = X.copy()
+    X.data, X.indices = X.data[perm], X.indices[perm]
+    X.has_sorted_indices = False
+    return X

@@ -7,9 +7,16 @@ skglm's solvers pick a datafit's dense or ``*_sparse`` method. Each function is 
 with an implementation per input type registered by ``numba.extending.overload`` and inlined into
 the kernel, so the dense loops compile exactly as if they indexed ``X[row, j]`` themselves.
 
-Today's input type is a C-contiguous 2-D array (``dense``). A new input type (a CSR matrix as a
-tuple of its arrays, say) adds its implementation of each function here, for its numba type, and
-:func:`storage_order_rows` says whether the dense full-batch kernel may read it.
+The input types:
+
+- dense: a C-contiguous 2-D array;
+- CSR: a :class:`CSR` tuple of a SciPy CSR matrix's arrays (``data``, ``indices``, ``indptr``,
+  ``shape``), float32 or float64 values with int32 or int64 indices, used where they lie
+  (:func:`kernel_input` makes one from any SciPy CSR matrix or array without a copy). A row costs
+  O(its stored values), not O(d).
+
+A new input type adds its implementation of each function here, for its numba type. The NumPy
+references take a dense array or a SciPy sparse matrix.
 
 The training data travels as one :class:`Data` tuple: ``X``, targets ``Y`` (n, k) in ``X``'s dtype
 and sample weights ``sw`` (n,).
@@ -18,11 +25,12 @@ and sample weights ``sw`` (n,).
 from typing import NamedTuple
 
 import numpy as np
+import scipy.sparse as sp
 from numba import types
 from numba.extending import overload
 
-from ..config import FULL_BATCH_MAX_ROW_BYTES
-from .prefetch import prefetch
+from ..config import FULL_BATCH_MAX_ROW_BYTES, jit
+from .prefetch import prefetch, prefetch_element
 
 
 class Data(NamedTuple):
@@ -33,97 +41,305 @@ class Data(NamedTuple):
     sw: np.ndarray
 
 
-def _dense(X):
+class CSR(NamedTuple):
+    """A CSR matrix as the kernels read it: row ``i`` holds ``data[indptr[i]:indptr[i + 1]]`` at the
+    columns ``indices[indptr[i]:indptr[i + 1]]``; ``shape`` is (n, d)."""
+
+    data: np.ndarray
+    indices: np.ndarray
+    indptr: np.ndarray
+    shape: tuple
+
+
+def kernel_input(X):
+    """``X`` as the compiled kernels take it: a SciPy CSR matrix or array as a :class:`CSR` of its
+    own arrays (no copy), anything else as it is."""
+    if sp.issparse(X):
+        if X.format != "csr":
+            raise TypeError(f"the kernels read CSR, not {X.format!r}: convert with X.tocsr().")
+        return CSR(X.data, X.indices, X.indptr, tuple(int(s) for s in X.shape))
+    return X
+
+
+def kernel_data(data):
+    """:class:`Data` with its ``X`` through :func:`kernel_input`."""
+    return data if not sp.issparse(data.X) else Data(kernel_input(data.X), data.Y, data.sw)
+
+
+def check_csr(X):
+    """Raise a ValueError naming the problem when the CSR matrix ``X`` has a broken structure:
+    ``indptr`` not starting at 0, decreasing, or not ending at the number of stored values, or a
+    column index outside ``[0, n_features)``. (Its values' finiteness is checked with the dense
+    inputs'.) One compiled pass over ``indices``."""
+    n, d = X.shape
+    indptr = X.indptr
+    if len(indptr) != n + 1 or indptr[0] != 0 or indptr[-1] > len(X.indices):
+        raise ValueError(f"X is a broken CSR matrix: indptr must have n_samples + 1 = {n + 1} "
+                         f"entries from 0 to at most {len(X.indices)}; rebuild it with "
+                         "scipy.sparse.csr_array.")
+    problem = _csr_problem(X.indices, indptr, d)
+    if problem == 1:
+        raise ValueError("X is a broken CSR matrix: its indptr decreases; rebuild it with "
+                         "scipy.sparse.csr_array.")
+    if problem == 2:
+        raise ValueError(f"X holds a column index outside [0, {d}) (X has {d} columns): negative "
+                         "or too large; fix the indices or the shape of the matrix.")
+
+
+def squared_row_norms(X):
+    """``||x_i||^2`` of every row of the CSR matrix ``X``, float64, in one pass over its values
+    (slicing or ``X.multiply(X)`` would copy them)."""
+    out = np.empty(X.shape[0])
+    _csr_squared_norms(X.data, X.indptr, out)
+    return out
+
+
+@jit
+def _csr_squared_norms(data, indptr, out):
+    for i in range(out.size):
+        total = 0.0
+        for p in range(indptr[i], indptr[i + 1]):
+            total += float(data[p]) * data[p]
+        out[i] = total
+
+
+@jit
+def _csr_problem(indices, indptr, d):
+    """0, or 1 for a decreasing ``indptr``, 2 for a column index outside ``[0, d)``."""
+    for i in range(indptr.size - 1):
+        if indptr[i + 1] < indptr[i]:
+            return 1
+    for p in range(indptr[indptr.size - 1]):
+        j = indices[p]
+        if j < 0 or j >= d:
+            return 2
+    return 0
+
+
+def dense_type(X):
+    """Whether the numba type ``X`` is a dense input (a 2-D array)."""
     return isinstance(X, types.Array) and X.ndim == 2
+
+
+def csr_type(X):
+    """Whether the numba type ``X`` is a :class:`CSR`."""
+    return isinstance(X, types.BaseNamedTuple) and X.instance_class is CSR
+
+
+def _row(X, row):
+    """Row ``row`` of a dense array or SciPy sparse matrix, as a dense 1-D array."""
+    if sp.issparse(X):
+        return X[[row]].toarray()[0]
+    return X[row]
 
 
 # --- NumPy references -------------------------------------------------------------------------
 
+def input_parts(X):
+    """``X`` as a plain tuple of arrays and integers, and :func:`input_from_parts` back: how ``X``
+    crosses into a ``prange`` loop, which numba cannot hand a tuple nested in a tuple (``Data``
+    holding a ``CSR``)."""
+    return (X,)
+
+
+def input_from_parts(parts):
+    """The ``X`` that :func:`input_parts` split."""
+    return parts[0]
+
+
 def row_dot(X, row, P, c):
-    """``X[row] . P[c, :d] + P[c, d]``: the score of output ``c`` (``P`` is (k, d + 1))."""
-    return X[row] @ P[c, :-1] + P[c, -1]
+    """``X[row] . P[c, :d]``: the score of output ``c`` before its intercept ``P[c, d]`` (``P`` is
+    (k, d + 1))."""
+    return _row(X, row) @ P[c, :-1]
 
 
 def row_axpy(X, row, a, G, c):
     """``G[c, :d] += a X[row]``."""
-    G[c, :-1] += a * X[row]
+    G[c, :-1] += a * _row(X, row)
 
 
 def row_scaled_axpy(X, row, keep, a, P, c):
-    """``P[c, :d] = keep P[c, :d] - a X[row]``: SGD's step on one output, decay and L2 in ``keep``."""
-    P[c, :-1] = keep * P[c, :-1] - a * X[row]
+    """``P[c, :d] = keep P[c, :d] - a X[row]``: SGD's step on one output, decay and L2 in ``keep``
+    (O(d) whatever the input: sparse SGD keeps ``keep`` as a running scale instead, see
+    :func:`lazy_shrink`)."""
+    P[c, :-1] = keep * P[c, :-1] - a * _row(X, row)
 
 
 def row_prefetch(X, row):
     """Ask for ``X[row]`` ahead of its use (no effect in NumPy)."""
 
 
+def row_prefetch_extent(X, row):
+    """Ask for where ``X[row]`` lies ahead of :func:`row_prefetch`: for CSR its ``indptr`` entry,
+    which a shuffled order otherwise misses in the cache before it can even ask for the row;
+    nothing for dense rows, whose place is computed."""
+
+
+def row_prefetch_weights(X, row, P):
+    """Ask for the weights that ``X[row]`` will read ahead of their use: for CSR, the scattered
+    ``P[:, indices of the row]`` (call it after the row's own :func:`row_prefetch` has had time
+    to arrive); nothing for dense rows, which read all weights in order."""
+
+
 def row_copy(X, row, out):
-    """``out[:d] = X[row]``: a row into a dense buffer (the MLP's input layer)."""
-    out[:X.shape[1]] = X[row]
+    """``out[:d] = X[row]``: a row into a dense buffer."""
+    out[:X.shape[1]] = _row(X, row)
 
 
 def storage_order_rows(X):
     """Whether the full-batch kernel that reads ``X`` in blocks of rows in storage order applies:
     dense rows of at most ``FULL_BATCH_MAX_ROW_BYTES``."""
-    return X.ndim == 2 and X.shape[1] * X.itemsize <= FULL_BATCH_MAX_ROW_BYTES
+    return (not sp.issparse(X) and X.ndim == 2
+            and X.shape[1] * X.itemsize <= FULL_BATCH_MAX_ROW_BYTES)
+
+
+def lazy_shrink(X):
+    """Whether plain SGD should keep the shrink of the weights (L2 penalty, weight decay) as one
+    running scale instead of applying it to every weight at each step: so for rows that touch few
+    columns (CSR), which then cost O(stored values) a step instead of O(d), as in scikit-learn's
+    ``WeightVector``."""
+    return sp.issparse(X)
 
 
 # --- dense rows -------------------------------------------------------------------------------
 
+@overload(input_parts)
+def _input_parts(X):
+    if dense_type(X):
+        return lambda X: (X,)
+    if csr_type(X):
+        return lambda X: (X.data, X.indices, X.indptr, X.shape[0], X.shape[1])
+
+
+@overload(input_from_parts)
+def _input_from_parts(parts):
+    if len(parts) == 1:
+        return lambda parts: parts[0]
+    if len(parts) == 5:
+        return lambda parts: CSR(parts[0], parts[1], parts[2], (parts[3], parts[4]))
+
+
 @overload(row_dot, inline="always")
 def _row_dot(X, row, P, c):
-    if _dense(X):
+    if dense_type(X):
         def impl(X, row, P, c):
-            d = X.shape[1]
-            s = P[c, d]
-            for j in range(d):
+            s = P.dtype.type(0)
+            for j in range(X.shape[1]):
                 s += X[row, j] * P[c, j]
+            return s
+        return impl
+    if csr_type(X):
+        def impl(X, row, P, c):
+            data, indices = X.data, X.indices
+            s = P.dtype.type(0)
+            for p in range(X.indptr[row], X.indptr[row + 1]):
+                s += data[p] * P[c, indices[p]]
             return s
         return impl
 
 
 @overload(row_axpy, inline="always")
 def _row_axpy(X, row, a, G, c):
-    if _dense(X):
+    if dense_type(X):
         def impl(X, row, a, G, c):
             for j in range(X.shape[1]):
                 G[c, j] += a * X[row, j]
+        return impl
+    if csr_type(X):
+        def impl(X, row, a, G, c):
+            data, indices = X.data, X.indices
+            for p in range(X.indptr[row], X.indptr[row + 1]):
+                G[c, indices[p]] += a * data[p]
         return impl
 
 
 @overload(row_scaled_axpy, inline="always")
 def _row_scaled_axpy(X, row, keep, a, P, c):
-    if _dense(X):
+    if dense_type(X):
         def impl(X, row, keep, a, P, c):
             for j in range(X.shape[1]):
                 P[c, j] = keep * P[c, j] - a * X[row, j]
+        return impl
+    if csr_type(X):
+        def impl(X, row, keep, a, P, c):
+            for j in range(X.shape[1]):
+                P[c, j] *= keep
+            data, indices = X.data, X.indices
+            for p in range(X.indptr[row], X.indptr[row + 1]):
+                P[c, indices[p]] -= a * data[p]
         return impl
 
 
 @overload(row_prefetch, inline="always")
 def _row_prefetch(X, row):
-    if _dense(X):
+    if dense_type(X):
         def impl(X, row):
             line = 64 // X.itemsize  # elements in a cache line
             for j in range(0, X.shape[1], line):
                 prefetch(X, row, j)
         return impl
+    if csr_type(X):
+        def impl(X, row):
+            lo, hi = X.indptr[row], X.indptr[row + 1]
+            for p in range(lo, hi, 64 // X.data.itemsize):
+                prefetch_element(X.data, p)
+            for p in range(lo, hi, 64 // X.indices.itemsize):
+                prefetch_element(X.indices, p)
+        return impl
+
+
+@overload(row_prefetch_extent, inline="always")
+def _row_prefetch_extent(X, row):
+    if dense_type(X):
+        return lambda X, row: None
+    if csr_type(X):
+        return lambda X, row: prefetch_element(X.indptr, row)
+
+
+@overload(row_prefetch_weights, inline="always")
+def _row_prefetch_weights(X, row, P):
+    if dense_type(X):
+        return lambda X, row, P: None
+    if csr_type(X):
+        def impl(X, row, P):
+            indices = X.indices
+            for p in range(X.indptr[row], X.indptr[row + 1]):
+                for c in range(P.shape[0]):
+                    prefetch(P, c, indices[p])
+        return impl
 
 
 @overload(row_copy, inline="always")
 def _row_copy(X, row, out):
-    if _dense(X):
+    if dense_type(X):
         def impl(X, row, out):
             x = X[row]
             for j in range(x.size):
                 out[j] = x[j]
         return impl
+    if csr_type(X):
+        def impl(X, row, out):
+            for j in range(X.shape[1]):
+                out[j] = 0
+            data, indices = X.data, X.indices
+            for p in range(X.indptr[row], X.indptr[row + 1]):
+                out[indices[p]] += data[p]
+        return impl
 
 
 @overload(storage_order_rows, inline="always")
 def _storage_order_rows(X):
-    if _dense(X):
+    if dense_type(X):
         def impl(X):
             return X.shape[1] * X.itemsize <= FULL_BATCH_MAX_ROW_BYTES
         return impl
+    if csr_type(X):
+        return lambda X: False
+
+
+@overload(lazy_shrink, inline="always")
+def _lazy_shrink(X):
+    if dense_type(X):
+        return lambda X: False
+    if csr_type(X):
+        return lambda X: True

@@ -22,9 +22,11 @@ from typing import NamedTuple
 
 import numpy as np
 from numba import prange
+from numba.extending import overload
 
 from ..config import (
     BLOCK_ROWS,
+    FOLD_SCALE,
     FULL_BATCH_ROWS,
     LOCAL_SGD_SYNC_ROWS,
     MIN_ROWS_PER_THREAD,
@@ -35,7 +37,22 @@ from ..config import (
     renamed,
 )
 from . import optim
-from .data import Data, row_axpy, row_dot, row_prefetch, row_scaled_axpy, storage_order_rows
+from .data import (
+    Data,
+    dense_type,
+    kernel_data,
+    input_from_parts,
+    input_parts,
+    kernel_input,
+    lazy_shrink,
+    row_axpy,
+    row_dot,
+    row_prefetch,
+    row_prefetch_extent,
+    row_prefetch_weights,
+    row_scaled_axpy,
+    storage_order_rows,
+)
 from .losses import (
     SOFTMAX_LOG_LOSS,
     _apply_link,
@@ -75,7 +92,7 @@ def loss_gradient(data, P, loss):
     L, D = loss_terms(loss, X @ P[:, :-1].T + P[:, -1], Y)
     D *= sw[:, None]
     G = np.empty_like(P)
-    G[:, :-1] = D.T @ X
+    G[:, :-1] = (X.T @ D).T  # X first: a SciPy sparse X then makes the product
     G[:, -1] = D.sum(axis=0)
     return float(sw @ L.sum(axis=1)), G
 
@@ -162,7 +179,7 @@ def _accumulate_body(data, order, lo, hi, P, loss, G, blocks, pending):
         for i in range(m):
             row = order[r0 + i]
             for c in range(k):
-                Zb[i * k + c] = row_dot(X, row, P, c)
+                Zb[i * k + c] = row_dot(X, row, P, c) + P[c, d]
                 Yb[i * k + c] = Y[row, c]
         _loss_derivative_inline(loss, Zb, Yb, Db, 0, m * k, k)
         for i in range(m):
@@ -278,6 +295,22 @@ def _storage_order_body(data, P, loss, G, Zb, Db, Lb):
 _storage_order = jit(_storage_order_body)
 
 
+def _whole_rows(data, lo, hi, P, loss, G, blocks):
+    """:func:`_storage_order_body` on rows ``lo:hi`` of ``data``, for the inputs it takes (see
+    ``data.storage_order_rows``); for the others it is never called, and compiles to nothing."""
+
+
+@overload(_whole_rows)
+def _whole_rows_overload(data, lo, hi, P, loss, G, blocks):
+    if dense_type(data.types[0]):
+        def impl(data, lo, hi, P, loss, G, blocks):
+            X, Y, sw = data
+            return _storage_order(Data(X[lo:hi], Y[lo:hi], sw[lo:hi]), P, loss, G, blocks.Z,
+                                  blocks.D, blocks.L)
+        return impl
+    return lambda data, lo, hi, P, loss, G, blocks: 0.0
+
+
 @jit
 def _flush_losses(loss, blocks, pending, k):
     """The weighted loss sum of the ``pending`` elements (``pending // k`` rows) waiting in
@@ -343,7 +376,7 @@ def _rows_body(data, order, lo, hi, model, update_, rate, step, step_stride, buf
         w = sw[row]
         row_prefetch(X, order[min(i + PREFETCH_ROWS, hi - 1)])
         for c in range(k):
-            Zr[c] = row_dot(X, row, P, c)
+            Zr[c] = row_dot(X, row, P, c) + P[c, d]
             Yr[c] = Y[row, c]
         if loss == SOFTMAX_LOG_LOSS:
             _loss_derivative(loss, Zr, Yr, Dr, 0, k, k)
@@ -388,6 +421,110 @@ def _rows_body(data, order, lo, hi, model, update_, rate, step, step_stride, buf
 _run_rows = jit(_rows_body)
 
 
+def _scaled_sgd_body(data, order, lo, hi, model, rate, batch_size, step, step_stride, buf):
+    """Plain SGD over the batches of ``order[lo:hi]`` for rows that touch few columns (CSR, see
+    ``data.lazy_shrink``): the weights are ``scale * P[:, :d]``, so that the shrink of every step,
+    ``1 - lr (alpha + decay)``, multiplies one number instead of ``d`` weights, and a batch costs
+    O(its stored values) (scikit-learn's ``WeightVector``). The steps of :func:`_batches_body`
+    with the SGD update, up to rounding: the batch's scores at the current weights, then each
+    row's ``lr / rows * sw * dl/dz * x`` subtracted. The scale is folded back into ``P`` once it
+    falls below ``FOLD_SCALE`` and at the end. The rows' losses wait in ``buf`` as in
+    :func:`_accumulate_body`. Returns ``(loss sum, step)``."""
+    X, Y, sw = data
+    P, loss, fit_intercept, alpha, decay = model
+    k, d1 = P.shape
+    d = d1 - 1
+    blocks = _blocks(buf, 0)
+    Zp, Yp, Wp, Dp = blocks.Zp, blocks.Yp, blocks.Wp, blocks.D
+    D = np.empty(max(1, min(batch_size, hi - lo)) * k, dtype=P.dtype)  # the batch's dl/dz
+    one = P.dtype.type(1)
+    scale = 1.0
+    total = 0.0
+    pending = 0
+    for b_lo in range(lo, hi, batch_size):
+        nb = min(hi, b_lo + batch_size) - b_lo
+        for i in range(nb):
+            # a shuffled row costs three dependent trips to memory (its extent, its values and
+            # indices, the weights they index): each is asked for a stride after the one it needs
+            ahead = b_lo + i + PREFETCH_ROWS
+            row_prefetch_extent(X, order[min(ahead + 2 * PREFETCH_ROWS, hi - 1)])
+            row_prefetch(X, order[min(ahead + PREFETCH_ROWS, hi - 1)])
+            row_prefetch_weights(X, order[min(ahead, hi - 1)], P)
+            row = order[b_lo + i]
+            if pending == Zp.size:
+                total += _flush_losses(loss, blocks, pending, k)
+                pending = 0
+            if k == 1:  # the same as below, without the loops and index arithmetic over outputs
+                z = scale * row_dot(X, row, P, 0) + P[0, d]
+                Wp[pending], Zp[pending], Yp[pending] = sw[row], z, Y[row, 0]
+                D[i] = _derivative(loss, z, Y[row, 0], one)
+                pending += 1
+                continue
+            Wp[pending // k] = sw[row]
+            _scaled_scores(X, row, P, scale, Y, Zp, Yp, pending)
+            if loss == SOFTMAX_LOG_LOSS:
+                _loss_derivative(loss, Zp, Yp, Dp, pending, pending + k, k)
+                for c in range(k):
+                    D[i * k + c] = Dp[pending + c]
+            else:
+                for c in range(k):
+                    D[i * k + c] = _derivative(loss, Zp[pending + c], Yp[pending + c], one)
+            pending += k
+        step += step_stride
+        lr = _step_rate(rate.schedule, rate.lr, step, rate.hyper)
+        scale *= 1 - lr * (alpha + decay)
+        if abs(scale) < FOLD_SCALE:
+            _fold_scale(P, scale)
+            scale = 1.0
+        per_row = lr / nb
+        for i in range(nb):
+            row = order[b_lo + i]
+            w = sw[row]
+            if k == 1:
+                g = per_row * w * D[i]
+                row_axpy(X, row, -g / scale, P, 0)
+                if fit_intercept:
+                    P[0, d] -= g
+                continue
+            for c in range(k):
+                g = per_row * w * D[i * k + c]
+                row_axpy(X, row, -g / scale, P, c)
+                if fit_intercept:
+                    P[c, d] -= g
+    _fold_scale(P, scale)
+    return total + _flush_losses(loss, blocks, pending, k), step
+
+
+_run_scaled_sgd = jit(_scaled_sgd_body)
+
+
+@jit
+def _scaled_scores(X, row, P, scale, Y, Z, Y_out, at):
+    """``Z[at + c]`` = the score of output ``c`` of ``X[row]`` with weights ``scale * P``, and its
+    target in ``Y_out[at + c]``. (A call of its own: a second inlined ``row_dot`` beside the
+    single-output one trips numba's SSA check.)"""
+    d = P.shape[1] - 1
+    for c in range(P.shape[0]):
+        Z[at + c] = scale * row_dot(X, row, P, c) + P[c, d]
+        Y_out[at + c] = Y[row, c]
+
+
+@jit_inline
+def _fold_scale(P, scale):
+    """``P[:, :d] *= scale``."""
+    for c in range(P.shape[0]):
+        for j in range(P.shape[1] - 1):
+            P[c, j] *= scale
+
+
+@jit
+def _scaled_sgd_applies(X, opt, batch_size, n_parts):
+    """Whether an epoch runs :func:`_scaled_sgd_body`: plain SGD on rows that touch few columns,
+    with batches that are not split across threads (a split batch's gradient is summed in a
+    dense buffer per thread, O(d) each, and costs that once per large batch)."""
+    return lazy_shrink(X) and opt == SGD and (n_parts == 1 or batch_size < 2 * MIN_ROWS_PER_THREAD)
+
+
 def _batches_body(data, order, lo, hi, model, update_, rate, batch_size, step, step_stride, G,
                   buf):
     """The batches of ``order[lo:hi]`` in turn: gradient, step, update. Returns ``(loss sum, step)``.
@@ -399,9 +536,12 @@ def _batches_body(data, order, lo, hi, model, update_, rate, batch_size, step, s
     ``prange`` is ``range`` and there is one part, and ``_run_batches_parallel``. (The serial build
     must not call a ``parallel=True`` function: numba can then crash loading it from its cache.)
     """
+    X, Y, sw = data
+    if _scaled_sgd_applies(X, update_.opt, batch_size, G.shape[0]):
+        return _run_scaled_sgd(data, order, lo, hi, model, rate, batch_size, step, step_stride,
+                               buf)
     if batch_size == 1:
         return _run_rows(data, order, lo, hi, model, update_, rate, step, step_stride, buf)
-    X, Y, sw = data
     P, loss, fit_intercept, alpha, decay = model
     k, d1 = P.shape
     # views made once: inside the batch loop each would cost atomic reference counting
@@ -421,19 +561,21 @@ def _batches_body(data, order, lo, hi, model, update_, rate, batch_size, step, s
             total += _flush_losses(loss, blocks, pending, k)  # part 0 reuses the buffers
             pending = 0
             partial = np.empty(parts)
+            X_parts = input_parts(X)
             for t in prange(parts):
+                thread_data = Data(input_from_parts(X_parts), Y, sw)
                 # accumulated in the thread's own allocation, copied out once: neighbouring parts
                 # of G share a cache line, which would bounce between the cores at every row
                 G_part = np.empty((k, d1), dtype=G.dtype)
                 part_blocks = _blocks(buf, t)
                 part_lo, part_hi = b_lo + t * nb // parts, b_lo + (t + 1) * nb // parts
                 if whole:
-                    part = Data(X[part_lo:part_hi], Y[part_lo:part_hi], sw[part_lo:part_hi])
-                    partial[t] = _storage_order(part, P, loss, G_part, part_blocks.Z,
-                                                part_blocks.D, part_blocks.L)
+                    partial[t] = _whole_rows(thread_data, part_lo, part_hi, P, loss, G_part,
+                                             part_blocks)
                 else:
-                    part_loss, part_pending = _accumulate_call(data, order, part_lo, part_hi, P,
-                                                               loss, G_part, part_blocks, 0)
+                    part_loss, part_pending = _accumulate_call(thread_data, order, part_lo,
+                                                               part_hi, P, loss, G_part,
+                                                               part_blocks, 0)
                     partial[t] = part_loss + _flush_losses(loss, part_blocks, part_pending, k)
                 for c in range(k):
                     for j in range(d1):
@@ -446,7 +588,7 @@ def _batches_body(data, order, lo, hi, model, update_, rate, batch_size, step, s
                         for j in range(d1):
                             G0[c, j] += G[t, c, j]
         elif whole:
-            total += _storage_order(data, P, loss, G0, blocks.Z, blocks.D, blocks.L)
+            total += _whole_rows(data, 0, nb, P, loss, G0, blocks)
         else:
             batch_loss, pending = _accumulate(data, order, b_lo, b_hi, P, loss, G0, blocks,
                                               pending)
@@ -482,9 +624,12 @@ def _compiled_epoch(batches, threaded):
     call of ``batches``; with ``threaded``, large batches are split across ``n_threads``."""
 
     def run_epoch(data, order, model, update_, rate, batch_size, step, n_threads):
+        data = kernel_data(data)
         n = len(order)
         n_parts = max(1, min(n_threads, n // MIN_ROWS_PER_THREAD)) if threaded else 1
         G, buf = scratch(n_parts, model.P)
+        if _scaled_sgd_applies(data.X, update_.opt, batch_size, n_parts):
+            return _run_scaled_sgd(data, order, 0, n, model, rate, batch_size, step, 1, buf)
         if batch_size == 1:  # as batches would, but an SGD fit then compiles only the row kernel
             return _run_rows(data, order, 0, n, model, update_, rate, step, 1, buf)
         return batches(data, order, 0, n, model, update_, rate, batch_size, step, 1, G, buf)
@@ -524,8 +669,10 @@ def _local_sgd_body(data, order, model, update_, rate, batch_size, step, n_threa
         totals[t] = 0.0
     most_rows = -(-n // n_threads)  # the rows of the largest part
     n_rounds = -(-most_rows // sync)
+    X_parts, Y, sw = input_parts(data.X), data.Y, data.sw
     for r in range(n_rounds):
         for t in prange(n_threads):
+            thread_data = Data(input_from_parts(X_parts), Y, sw)
             lo = t * n // n_threads + r * sync
             hi = min((t + 1) * n // n_threads, lo + sync)
             P_t = P.copy()
@@ -533,7 +680,7 @@ def _local_sgd_body(data, order, model, update_, rate, batch_size, step, n_threa
             if lo < hi:
                 G_t, buf_t = _scratch(1, P)
                 part_loss, _ = _run_batches(
-                    data, order, lo, hi,
+                    thread_data, order, lo, hi,
                     Linear(P_t, model.loss, model.fit_intercept, model.alpha, model.decay),
                     Update(update_.opt, S_t, update_.hyper), rate, batch_size,
                     step + r * (sync // batch_size) * n_threads + t, n_threads, G_t, buf_t)
@@ -571,22 +718,30 @@ def _average_rows(local, active, out):
 _local_sgd = jit_parallel(_local_sgd_body, "_local_sgd_epoch")
 
 
-_local_sgd_epoch = optim.checked(_local_sgd)
+def _local_sgd_epoch_body(data, order, model, update_, rate, batch_size, step, n_threads):
+    return _local_sgd(kernel_data(data), order, model, update_, rate, batch_size, step, n_threads)
+
+
+_local_sgd_epoch_body.__doc__ = _local_sgd_body.__doc__
+_local_sgd_epoch = optim.checked(_local_sgd_epoch_body)
 
 
 def _forward_body(X, P, link, out, n_threads):
     """Write ``link(X @ W.T + b)`` into ``out`` (n, k), one contiguous part of rows per thread."""
     n = out.shape[0]
-    k = P.shape[0]
+    k, d1 = P.shape
+    d = d1 - 1
     n_parts = max(1, min(n_threads, n // MIN_ROWS_PER_THREAD))
+    X_parts = input_parts(X)
     for t in prange(n_parts):
+        X = input_from_parts(X_parts)
         Zb = np.empty(BLOCK_ROWS * k, dtype=out.dtype)
         hi_t = (t + 1) * n // n_parts
         for r0 in range(t * n // n_parts, hi_t, BLOCK_ROWS):
             m = min(BLOCK_ROWS, hi_t - r0)
             for i in range(m):
                 for c in range(k):
-                    Zb[i * k + c] = row_dot(X, r0 + i, P, c)
+                    Zb[i * k + c] = row_dot(X, r0 + i, P, c) + P[c, d]
             _apply_link(link, Zb, m * k, k)
             for i in range(m):
                 for c in range(k):
@@ -606,6 +761,6 @@ def compiled_forward(kernel):
     """The backends' forward function around the compiled ``kernel``."""
     def run_forward(X, model, link, n_threads):
         out = np.empty((X.shape[0], model.P.shape[0]), dtype=model.P.dtype)
-        kernel(X, model.P, link, out, n_threads)
+        kernel(kernel_input(X), model.P, link, out, n_threads)
         return out
     return run_forward

@@ -15,7 +15,7 @@ def add_parser(subparsers):
         description="Run the benchmark suite and write its report, or check the compiled "
                     "backends' speedups over NumPy against a baseline.")
     parser.add_argument("--quick", action="store_true",
-                        help="the quick design: under 2 minutes on 2 cores (default: the full "
+                        help="the quick design: about 3 minutes on 2 cores (default: the full "
                              "suite, under 20)")
     parser.add_argument("--out", type=Path,
                         help="directory for benchmark.json, report.md and plots/ (default: "

@@ -21,7 +21,9 @@ and across load far better than a time does. To keep noise from failing a build:
 
 The cases are those of the quick design (``fastgd.bench.cases``) that have a NumPy reference, less
 the serial ones: the check runs BLAS on one thread for every case, so a serial case would only time
-again what its twin times.
+again what its twin times; and less the sparse ones (issue 13), whose kernels are still being tuned
+and which the committed baseline does not hold yet (to hold them: drop ``case.data == "dense"``
+below and update the baseline).
 """
 
 import contextlib
@@ -107,10 +109,11 @@ def measure(cases, budget, prepare=prepare):
 
 
 def check_cases(select=""):
-    """Return the quick design's cases with a NumPy reference whose id contains ``select``, serial
-    ones left out."""
+    """Return the quick design's dense cases with a NumPy reference whose id contains ``select``,
+    serial ones left out."""
     return [case for case in design(quick=True)
-            if select in case.id and REFERENCE in variants(case) and not case.serial]
+            if select in case.id and REFERENCE in variants(case) and not case.serial
+            and case.data == "dense"]
 
 
 def update_baseline(path, select, budget):

@@ -1,33 +1,37 @@
 """Render the suite's pytest-benchmark JSON as a markdown report with figures.
 
 Every number is a median of pytest-benchmark's rounds. A speedup is the ratio of two medians timed
-in the same run; achieved GB/s is the bytes of X over the median, set against the machine's memory
-bandwidth as measured by the fastest single read of X (BLAS ``X @ w`` on 512 MB).
+in the same run; achieved GB/s is the bytes of X (of a CSR: its values, column indices and row
+pointers) over the median, set against the machine's memory bandwidth as measured by the fastest
+single read of X (BLAS ``X @ w`` on 512 MB).
 """
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from . import memory
-from .cases import COMPILED, REFERENCE, SWEEPS, bytes_touched, design
+from . import memory, textlike
+from .cases import (COMPILED, PROBLEMS, REFERENCE, SWEEPS, TEXT_SGD_EPOCHS, TEXT_SWEEPS,
+                    TWO_PRODUCTS, bytes_touched, design)
 from .machine import BUSY_CORES
 from .targets import LOSS_TOLERANCE, TARGETS
 
 #: Every variant, in the order that tables and figures list them.
-VARIANTS = (REFERENCE, *COMPILED, "X @ w", "scikit-learn", "torch")
-LABELS = {"numpy": "NumPy", "scikit-learn": "scikit-learn", "torch": "PyTorch"}
+VARIANTS = (REFERENCE, *COMPILED, "X @ w", TWO_PRODUCTS, "scikit-learn", "torch")
+LABELS = {"numpy": "NumPy", "scikit-learn": "scikit-learn", "torch": "PyTorch",
+          TWO_PRODUCTS: "SciPy products"}
+#: The variants that compiled backends are compared with, in the order of their columns.
+PEERS = (REFERENCE, "scikit-learn", "torch", TWO_PRODUCTS)
 AXIS_LABELS = {"n": "rows", "d": "features", "batch": "batch size", "model": "loss",
-               "optimizer": "optimizer"}
+               "optimizer": "optimizer", "epochs": "epochs"}
 NUMERIC_AXES = ("n", "d", "batch")
 #: Column order of every timing table; other tables keep the order of their rows' keys.
 COLUMNS = [*AXIS_LABELS.values(), "benchmark", "dtype", "fastest fastgd",
            *(LABELS.get(v, v) for v in VARIANTS),
-           *(f"{v} vs {other}" for other in ("NumPy", "scikit-learn", "PyTorch")
-             for v in (*COMPILED, "fastest")),
+           *(f"{v} vs {LABELS[other]}" for other in PEERS for v in (*COMPILED, "fastest")),
            *(f"{LABELS.get(v, v)} log loss" for v in VARIANTS), "fastgd GB/s"]
 DESIGN_NOTE = (
     "The full cross product of the issue's axes (6 batch sizes x 4 row counts x 4 feature counts x "
@@ -47,16 +51,21 @@ DESIGN_NOTE = (
 class Results:
     """What a run measured: the matrix's ``medians[case id, variant]`` in seconds, the
     ``disturbed`` keys (timed while other processes kept more than ``BUSY_CORES`` busy) and the
-    training ``losses[case id, variant]`` of the fits; the read ``bandwidth[dtype]`` in GB/s; the
-    ``memory[backend, batch size, dtype]`` that a fit adds, as a share of X; and
-    ``startup[backend]``, the seconds of ``import fastgd`` plus the first fit in a fresh process,
-    cache warm (the sum of the two medians)."""
+    training ``losses[case id, variant]`` of the fits; the ``bytes[case id]`` that a call reads; the
+    read ``bandwidth[dtype]`` in GB/s; the ``memory[backend, batch size, dtype]`` that a fit adds,
+    as a share of X; ``text_memory[backend, batch size, dtype, rows]``, what a fit on the
+    text-like CSR adds, the CSR's bytes and the O(d) allowance (a dict as
+    ``fastgd.bench.memory.text_fit_peak`` returns it); and ``startup[backend]``, the seconds of
+    ``import fastgd`` plus the first fit in a fresh process, cache warm (the sum of the two
+    medians)."""
 
     medians: dict = field(default_factory=dict)
     disturbed: set = field(default_factory=set)
     losses: dict = field(default_factory=dict)
+    bytes: dict = field(default_factory=dict)
     bandwidth: dict = field(default_factory=dict)
     memory: dict = field(default_factory=dict)
+    text_memory: dict = field(default_factory=dict)
     startup: dict = field(default_factory=dict)
 
 
@@ -73,10 +82,17 @@ def load(raw):
                 results.disturbed.add(key)
             if "log_loss" in extra:
                 results.losses[key] = extra["log_loss"]
+            if "bytes" in extra:
+                results.bytes[extra["case"]] = extra["bytes"]
         elif bench["group"] == "memory bandwidth":
             results.bandwidth[extra["dtype"]] = extra["gbps"]
         elif bench["group"] == memory.GROUP:
             results.memory[extra["variant"], extra["batch"], extra["dtype"]] = extra["share_of_x"]
+        elif bench["group"] == memory.TEXT_GROUP and extra.get("extra_bytes") is not None:
+            results.text_memory[extra["variant"], extra["batch"], extra["dtype"], extra["rows"]] = {
+                "extra": extra["extra_bytes"], "csr": extra["csr_bytes"],
+                "allowance": extra["allowance_bytes"], "traced": extra["traced_bytes"],
+                "threads": extra["threads"]}
         elif bench["group"] == "first fit in a fresh process":
             results.startup[extra["variant"]] = extra["warm_import_s"] + extra["warm_first_fit_s"]
     return data, results
@@ -107,7 +123,7 @@ def render(raw, out):
         "",
         *_headline(results),
         "",
-        "## Issue 8 targets",
+        "## Targets of issues 8 and 13",
         "",
         *_targets(results),
         "",
@@ -117,21 +133,137 @@ def render(raw, out):
         "",
         *_design_table(),
     ]
-    for sweep in SWEEPS:
-        cases = [case for case in sweep.cases() if case.id in measured]
-        if not cases:
-            continue
-        lines += ["", f"## {sweep.name}", "", _centre(sweep), "",
-                  *_table([_row(case, results, sweep.axis) for case in cases])]
-        if sweep.axis in NUMERIC_AXES and len({_x(case, sweep.axis) for case in cases}) > 1:
-            path = out / "plots" / f"{_slug(sweep.name)}.png"
-            _figure(sweep, cases, results.medians, path)
-            lines += ["", f"![{sweep.name}](plots/{path.name})"]
+    lines += _sweeps(SWEEPS, "##", measured, results, out)
+    sparse = _sparse(results, measured, out)
+    lines += ["", *sparse] if sparse else []
     lines += ["", *_startup(data), "", "## Reproduce", "",
               "`fastgd bench` (this report), `fastgd bench --quick` (a quick one in "
               "`results/quick/`); the performance regression check and its CI set-up are described "
               "in `benchmarks/README.md`."]
     (out / "report.md").write_text("\n".join(lines) + "\n")
+
+
+def _sweeps(sweeps, level, measured, results, out, prefix=""):
+    """A section headed at ``level`` for each of ``sweeps`` that the run measured: its table and,
+    on a numeric axis, its figure."""
+    lines = []
+    for sweep in sweeps:
+        cases = [case for case in sweep.cases() if case.id in measured]
+        if not cases:
+            continue
+        lines += ["", f"{level} {prefix}{sweep.name}", "", _centre(sweep), "",
+                  *_table([_row(case, results, sweep.axis) for case in cases])]
+        if sweep.axis in NUMERIC_AXES and len({_x(case, sweep.axis) for case in cases}) > 1:
+            path = out / "plots" / f"{_slug(prefix + sweep.name)}.png"
+            _figure(sweep, cases, results.medians, path)
+            lines += ["", f"![{sweep.name}](plots/{path.name})"]
+    return lines
+
+
+def _sparse(results, measured, out):
+    """The "Sparse input" section: issue 13's sweeps on the text-like CSR, the time of one more
+    SGD epoch against scikit-learn, and the memory that a fit adds."""
+    if not (results.text_memory
+            or any(case.data != "dense" and case.id in measured for case in design())):
+        return []
+    problem = PROBLEMS["text"]
+    options = ", ".join(f"{key}={value!r}" for key, value in problem.options.items())
+    return [
+        "## Sparse input",
+        "",
+        "Issue 13's problem: a text-like CSR from `fastgd/bench/textlike.py` (`text_like(n, d, "
+        "dtype)`), what `HashingVectorizer` makes of documents: about "
+        f"{textlike.STORED_PER_ROW} stored values per row (repeated tokens summed), feature "
+        "frequencies following Zipf's law (the r-th most frequent about 1/r) scattered over the "
+        "d hashed columns, signed, rows of unit L2 norm; float64 or float32 values, int32 "
+        "indices, canonical CSR. Labels come from a planted sparse logistic model "
+        f"({textlike.INFORMATIVE:,} nonzero weights among the {textlike.FREQUENT:,} most frequent "
+        "features; balanced classes). Every variant trains log loss with plain SGD at the "
+        f"constant step {problem.learning_rate} and {options} (scikit-learn's `SGDClassifier` "
+        "with `penalty=\"l2\"`, `learning_rate=\"constant\"`, the same `eta0`, `alpha` and "
+        "`fit_intercept`, `tol=None`, `shuffle=False`; the fits do not shuffle, the epochs do). "
+        f"GB/s here is the CSR's bytes (values, indices and row pointers) read per second; "
+        f"SciPy products is the time of `X @ w` and `X.T @ r` on the same CSR, the two products "
+        "that a full-batch gradient needs.",
+        "",
+        *_per_epoch(results),
+        "",
+        *_text_memory(results),
+        *_sweeps(TEXT_SWEEPS, "###", measured, results, out, prefix="text-like CSR: "),
+    ]
+
+
+def _per_epoch(results):
+    """The time of one more SGD epoch, from the fits of 1 and ``TEXT_SGD_EPOCHS.epochs`` epochs."""
+    more = TEXT_SGD_EPOCHS.epochs
+    rows = []
+    fits = dict.fromkeys(case for sweep in TEXT_SWEEPS for case in sweep.cases()
+                         if case.kind == "fit" and case.epochs == 1)
+    for once in fits:
+        again = replace(once, epochs=more)
+        per_epoch = {}
+        for v in (*COMPILED, "scikit-learn"):
+            times = [results.medians.get((case.id, v)) for case in (once, again)]
+            if all(times):
+                per_epoch[v] = (times[1] - times[0]) / (more - 1)
+        if "scikit-learn" not in per_epoch or len(per_epoch) < 2:
+            continue
+        fastest = min((v for v in COMPILED if v in per_epoch), key=per_epoch.get)
+        disturbed = {v for v in per_epoch
+                     if any((case.id, v) in results.disturbed for case in (once, again))}
+        row = {"rows": f"{once.n:,}", "features": f"{once.d:,}", "dtype": once.dtype}
+        row |= {LABELS.get(v, v): _time(t) + ("*" if v in disturbed else "")
+                for v, t in per_epoch.items()}
+        row |= {f"{v} vs scikit-learn": _ratio(per_epoch["scikit-learn"], per_epoch[v])
+                for v in COMPILED if v in per_epoch}
+        for v in per_epoch:
+            losses = [results.losses.get((case.id, v)) for case in (once, again)]
+            if all(loss is not None for loss in losses):
+                row[f"{LABELS.get(v, v)} log loss (1, {more} epochs)"] = (
+                    f"{losses[0]:.4f}, {losses[1]:.4f}")
+        csr = results.bytes.get(once.id)
+        if csr:
+            row["fastgd CSR GB/s"] = f"{csr / per_epoch[fastest] / 1e9:.2f} ({fastest})"
+        rows.append(row)
+    if not rows:
+        return []
+    return [f"### One more SGD epoch against scikit-learn (fits of 1 and {more} epochs)", "",
+            f"Each variant's {more}-epoch fit less its one-epoch fit, per extra epoch: the time of "
+            "an epoch without what a fit spends once (validation, labels, set-up). The training "
+            "log loss that each fit reaches is beside it; a faster variant must reach one at most "
+            f"{LOSS_TOLERANCE:.0%} higher (see the targets). A time marked * comes from a fit "
+            "timed while other processes kept the machine busy.", "", *_table(rows, ordered=False)]
+
+
+def _text_memory(results):
+    rows = []
+    for fit in memory.TEXT_FITS:
+        m = results.text_memory.get(fit)
+        if m is None:
+            continue
+        backend, batch_size, dtype, n = fit
+        rows.append({
+            "backend": backend, "batch size": _value(batch_size), "dtype": dtype,
+            "CSR rows": f"{n:,}", "threads": str(m["threads"]), "CSR": _megabytes(m["csr"]),
+            "peak added (resident)": _megabytes(m["extra"]),
+            "O(d) allowance": _megabytes(m["allowance"]),
+            "beyond it, share of the CSR": f"{max(0, m['extra'] - m['allowance']) / m['csr']:.0%}",
+            "peak traced (tracemalloc)": _megabytes(m["traced"])})
+    if not rows:
+        return []
+    return ["### Memory a fit adds", "",
+            "A default `GDClassifier` (learning rate \"auto\", two epochs) with the backend and "
+            "batch size shown, fitted in a fresh process on the text-like CSR of "
+            f"{memory.TEXT_FEATURES:,} features (`fastgd/bench/memory.py`): the growth of the peak "
+            "resident memory over the process's size with the CSR in it (the memory that drawing "
+            "the CSR freed handed back to the system, the peak set back); beside it the peak of "
+            "the allocations that Python and NumPy report to `tracemalloc` in a second fit. The "
+            f"target allows {memory.ALLOWANCE_ARRAYS} arrays of d + 1 values per thread on top of "
+            "20% of the CSR.", "", *_table(rows, ordered=False)]
+
+
+def _megabytes(n_bytes):
+    return f"{n_bytes / 1e6:.1f} MB"
 
 
 # --- tables -----------------------------------------------------------------------------------
@@ -153,21 +285,25 @@ def _row(case, results, axis=None):
                "fastest fastgd": f"{shown[fastest]} ({fastest})"}
         row |= {LABELS.get(v, v): shown[v] for v in shown if v not in COMPILED}
         compared = [fastest]
-    for other in (REFERENCE, "scikit-learn", "torch"):
+    for other in PEERS:
         row |= {f"{v if axis else 'fastest'} vs {LABELS[other]}": _ratio(t[other], t[v])
                 for v in compared if t[other]}
     if axis:
         row |= {f"{LABELS.get(v, v)} log loss": f"{results.losses[case.id, v]:.4f}"
                 for v in VARIANTS if (case.id, v) in results.losses}
-    gbps = bytes_touched(case) / t[fastest] / 1e9
-    bandwidth = results.bandwidth.get(case.dtype)
-    share = f" ({gbps / bandwidth:.0%})" if bandwidth else ""
-    row["fastgd GB/s"] = f"{gbps:.1f}{share}"
+    # recorded by the run; computing a sparse case's would draw its matrix
+    n_bytes = results.bytes.get(case.id) or (bytes_touched(case) if case.data == "dense" else None)
+    if n_bytes:
+        gbps = n_bytes / t[fastest] / 1e9
+        bandwidth = results.bandwidth.get(case.dtype)
+        share = f" ({gbps / bandwidth:.0%})" if bandwidth else ""
+        row["fastgd GB/s"] = f"{gbps:.2f}{share}" if case.data != "dense" else f"{gbps:.1f}{share}"
     return row
 
 
 def _headline(results):
-    rows = [_row(case, results) for sweep in SWEEPS for case in sweep.cases(sweep.headline)
+    rows = [_row(case, results) for sweep in (*SWEEPS, *TEXT_SWEEPS)
+            for case in sweep.cases(sweep.headline)
             if any((case.id, v) in results.medians for v in COMPILED)]
     return [
         "The fastest compiled backend of each case against the NumPy reference and the peers "
@@ -198,8 +334,9 @@ def _targets(results):
                      "measured": "; ".join(_measurement(target, m) for m in measured),
                      "result": verdict})
     return [
-        "Each target of issue 8, judged from this run's measurements: the sweeps below (a speedup "
-        "is the ratio of two medians timed side by side), the memory that a fit adds "
+        "Each target of issue 8 (dense input) and issue 13 (sparse input, on the text-like CSR "
+        "of the \"Sparse input\" section), judged from this run's measurements: the sweeps below "
+        "(a speedup is the ratio of two medians timed side by side), the memory that a fit adds "
         "(`fastgd.bench.memory`, in a fresh process) and the start-up. A target at equal loss also "
         f"needs the faster variant's training log loss at most {LOSS_TOLERANCE:.0%} above the "
         "slower one's (`loss`: how far above it is). A measurement in bold misses its target; one "
@@ -232,12 +369,14 @@ def _in_unit(value, unit):
     return f"{value:.2f}x"
 
 
-def _table(rows):
-    """Markdown table of dict rows; the columns are the union of their keys."""
+def _table(rows, ordered=True):
+    """Markdown table of dict rows; the columns are the union of their keys, in the order of
+    ``COLUMNS`` when ``ordered``, else in the order of the rows' keys."""
     if not rows:
         return ["(no results)"]
     columns = list(dict.fromkeys(key for row in rows for key in row))
-    columns.sort(key=lambda c: COLUMNS.index(c) if c in COLUMNS else len(COLUMNS))
+    if ordered:
+        columns.sort(key=lambda c: COLUMNS.index(c) if c in COLUMNS else len(COLUMNS))
     return ["| " + " | ".join(columns) + " |",
             "|" + "|".join("---" for _ in columns) + "|",
             *("| " + " | ".join(row.get(c, "") for c in columns) + " |" for row in rows)]
@@ -270,7 +409,7 @@ def _design_table():
              "axis": AXIS_LABELS[sweep.axis],
              "values (full)": ", ".join(_value(v) for v in sweep.values),
              "values (--quick)": ", ".join(_value(v) for v in sweep.quick) or "-"}
-            for sweep in SWEEPS]
+            for sweep in (*SWEEPS, *TEXT_SWEEPS)]
     return [*_table(rows), "", f"{len(design())} cases in the full design, {len(quick)} in the "
             "quick one, each timed by every variant that applies."]
 
@@ -338,12 +477,16 @@ def _x(case, axis):
 
 def _label(case, skip=None):
     parts = {"kind": f"one {case.kind}", "model": case.model, "optimizer": case.optimizer,
-             "n": f"{case.n:,} rows", "d": f"{case.d} features",
+             "n": f"{case.n:,} rows", "d": f"{case.d:,} features",
              "batch": "full batch" if case.batch is None else f"batch {case.batch}"}
     if case.epochs != 1:
         parts["kind"] = f"a {case.epochs}-epoch {case.kind}"
     if case.serial:
         parts["serial"] = "BLAS on one thread"
+    if case.data == "text":
+        parts["data"] = "text-like CSR"
+    if skip == "epochs":
+        parts["kind"] = f"a {case.kind}"
     parts.pop(skip, None)
     return ", ".join(parts.values())
 
