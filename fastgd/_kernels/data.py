@@ -230,11 +230,19 @@ def _row_dot(X, row, P, c):
         return impl
     if csr_type(X):
         def impl(X, row, P, c):
+            # two sums by hand: left to fastmath's reassociation, LLVM vectorises this loop with
+            # gathers, which run at half the speed of scalar loads on this AMD EPYC (as do signed
+            # indices, whose negative wraparound numba checks: the casts leave it out)
             data, indices = X.data, X.indices
-            s = P.dtype.type(0)
-            for p in range(X.indptr[row], X.indptr[row + 1]):
-                s += data[p] * P[c, indices[p]]
-            return s
+            s0 = s1 = P.dtype.type(0)
+            p, hi = X.indptr[row], X.indptr[row + 1]
+            while p + 1 < hi:
+                s0 += data[p] * P[c, np.uint64(indices[p])]
+                s1 += data[p + 1] * P[c, np.uint64(indices[p + 1])]
+                p += 2
+            if p < hi:
+                s0 += data[p] * P[c, np.uint64(indices[p])]
+            return s0 + s1
         return impl
 
 
@@ -249,7 +257,7 @@ def _row_axpy(X, row, a, G, c):
         def impl(X, row, a, G, c):
             data, indices = X.data, X.indices
             for p in range(X.indptr[row], X.indptr[row + 1]):
-                G[c, indices[p]] += a * data[p]
+                G[c, np.uint64(indices[p])] += a * data[p]
         return impl
 
 
