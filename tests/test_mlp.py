@@ -3,6 +3,7 @@ and clear errors."""
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from sklearn.datasets import load_digits, make_blobs, make_regression
 from sklearn.model_selection import train_test_split
 from sklearn.utils.estimator_checks import parametrize_with_checks
@@ -10,7 +11,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 import fastgd
 from fastgd import DivergenceError, MLPClassifier, MLPRegressor
 from fastgd._kernels import losses, mlp
-from fastgd._kernels.data import Data
+from fastgd._kernels.data import Data, kernel_input
 
 from .conftest import BACKENDS, DTYPES, RTOL, assert_close, bad_inputs
 
@@ -120,8 +121,11 @@ def test_same_seed_same_model_and_float32_kept(backend):
     assert a.predict_proba(X).dtype == np.float32
 
 
-def test_X_is_not_copied(monkeypatch):
-    X, y = blobs(dtype=np.float32)
+@pytest.mark.parametrize("kind", ["dense", "csr float32", "csr int64"])
+def test_X_is_not_copied(monkeypatch, kind):
+    X, y = blobs(dtype=np.float64 if kind == "csr int64" else np.float32)
+    if kind != "dense":
+        X = csr(X * (np.abs(X) > 1), np.int64 if kind == "csr int64" else np.int32)
     seen = []
     original = fastgd._base.train
 
@@ -192,6 +196,101 @@ def test_regressor_single_and_multi_output():
     assert multi.score(X, y) > 0.9
     single = MLPRegressor((16,), random_state=0).fit(X, y[:, 0])
     assert single.predict(X).shape == (300,) and single.out_activation_ == "identity"
+
+
+# --- sparse input -----------------------------------------------------------------------------
+
+def csr(X, index_dtype=np.int32):
+    """``X`` as a SciPy CSR matrix with ``index_dtype`` indices (SciPy picks int32 when they
+    fit)."""
+    Xs = sp.csr_matrix(X)
+    Xs.indices, Xs.indptr = Xs.indices.astype(index_dtype), Xs.indptr.astype(index_dtype)
+    return Xs
+
+
+def sparse_problem(make, centers, n=120, d=30, dtype=np.float64, seed=0):
+    """A CSR matrix of rows with about 15% stored values, every tenth row blank, and targets for
+    ``make`` from a planted linear model."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d)) * (rng.random((n, d)) < 0.15)
+    X[::10] = 0
+    scores = X @ rng.standard_normal((d, max(centers, 2)))
+    if make is MLPRegressor:
+        return sp.csr_matrix(X.astype(dtype)), scores + 0.1 * rng.standard_normal(scores.shape)
+    return sp.csr_matrix(X.astype(dtype)), scores.argmax(axis=1)
+
+
+def assert_same_model(model, reference, rtol):
+    for W, W_ref in zip(model.coefs_ + model.intercepts_, reference.coefs_ + reference.intercepts_):
+        assert W.dtype == W_ref.dtype
+        assert_close(W, W_ref, rtol)
+    assert_close(model.loss_history_, reference.loss_history_, rtol)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adam"])
+@pytest.mark.parametrize("batch_size", [1, 32, None])
+@pytest.mark.parametrize("make,centers", [(MLPClassifier, 2), (MLPClassifier, 3),
+                                          (MLPRegressor, 0)])
+def test_sparse_fit_equals_dense_fit(make, centers, batch_size, optimizer, backend):
+    """A fit on a CSR matrix gives the model that the same rows, dense, give; and so do its
+    predictions."""
+    Xs, y = sparse_problem(make, centers)
+    params = dict(hidden_layer_sizes=(10, 6), activation="tanh", optimizer=optimizer, alpha=1e-3,
+                  epochs=2, batch_size=batch_size, backend=backend, random_state=0)
+    sparse = make(**params).fit(Xs, y)
+    dense = make(**params).fit(Xs.toarray(), y)
+    assert_same_model(sparse, dense, 1e-8)
+    if make is MLPClassifier:
+        assert_close(sparse.predict_proba(Xs), dense.predict_proba(Xs.toarray()), 1e-8)
+    else:
+        assert_close(sparse.predict(Xs), dense.predict(Xs.toarray()), 1e-8)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])  # the parallel build: float64 above
+def test_sparse_float32_stays_float32(backend):
+    Xs, y = sparse_problem(MLPClassifier, 3, dtype=np.float32)
+    params = dict(hidden_layer_sizes=(8,), epochs=2, backend=backend, random_state=0)
+    sparse = MLPClassifier(**params).fit(Xs, y)
+    assert sparse.coefs_[0].dtype == np.float32
+    assert sparse.predict_proba(Xs).dtype == np.float32
+    dense = MLPClassifier(**params).fit(Xs.toarray(), y)
+    assert_same_model(sparse, dense, RTOL["numba", np.float32])
+
+
+def test_sparse_int64_indices_and_empty_rows():
+    """int64 indices are read as they are and train as int32 ones do; blank rows predict as zero
+    rows do."""
+    Xs, y = sparse_problem(MLPClassifier, 3)
+    X64 = csr(Xs, np.int64)
+    assert kernel_input(X64).indices.dtype == np.int64
+    params = dict(hidden_layer_sizes=(8,), epochs=2, random_state=0)
+    model = MLPClassifier(**params).fit(X64, y)
+    assert_same_model(model, MLPClassifier(**params).fit(Xs, y), 1e-12)
+    blank = sp.csr_matrix((3, Xs.shape[1]))
+    np.testing.assert_array_equal(model.predict_proba(blank),
+                                  model.predict_proba(np.zeros((3, Xs.shape[1]))))
+    assert_close(model.predict_proba(X64), model.predict_proba(Xs.toarray()), 1e-12)
+
+
+def test_sparse_partial_fit_score_and_early_stopping():
+    """partial_fit over chunks in other sparse formats (converted to CSR), score, and early
+    stopping's held-out rows, as on the same rows dense."""
+    Xs, y = sparse_problem(MLPClassifier, 3, n=300)
+    params = dict(hidden_layer_sizes=(8,), batch_size=50, shuffle=False, random_state=0)
+    online, dense_online = MLPClassifier(**params), MLPClassifier(**params)
+    for start in range(0, 300, 100):
+        chunk = Xs[start:start + 100]
+        online.partial_fit(chunk.tocoo(), y[start:start + 100], classes=[0, 1, 2])
+        dense_online.partial_fit(chunk.toarray(), y[start:start + 100], classes=[0, 1, 2])
+    assert_same_model(online, dense_online, 1e-8)
+    assert online.score(Xs.tocsc(), y) == dense_online.score(Xs.toarray(), y)
+
+    Xs, y = sparse_problem(MLPRegressor, 0, n=300)
+    params = dict(hidden_layer_sizes=(8,), early_stopping=True, epochs=20, random_state=0)
+    early = MLPRegressor(**params).fit(Xs, y)
+    dense_early = MLPRegressor(**params).fit(Xs.toarray(), y)
+    assert_same_model(early, dense_early, 1e-8)
+    assert_close(early.validation_loss_history_, dense_early.validation_loss_history_, 1e-8)
 
 
 # --- bad input ---------------------------------------------------------------------------------

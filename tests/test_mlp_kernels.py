@@ -1,16 +1,17 @@
 """fastgd/_kernels/mlp.py: the dense-layer kernels, the network's gradient, forward pass and
-epoch against their NumPy references, every gradient against a numerical one, and codes outside
-the tables refused."""
+epoch against their NumPy references, on dense and CSR input, every gradient against a numerical
+one, and codes outside the tables refused."""
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from fastgd._kernels import losses, mlp, optim
-from fastgd._kernels.data import Data
+from fastgd._kernels.data import Data, kernel_data, kernel_input
 from fastgd._kernels.optim import Rate, Update
 from fastgd.config import MLP_BLOCK_ROWS
 
-from .conftest import HYPER, RTOL, assert_close
+from .conftest import HYPER, RTOL, assert_close, unsorted
 
 ACTIVATIONS = [mlp.IDENTITY, mlp.RELU, mlp.TANH, mlp.LOGISTIC]
 DTYPES = [np.float64, np.float32]
@@ -46,10 +47,32 @@ def make_network(seed, n, sizes, loss, dtype, zeros=0.3):
     return X.astype(dtype), targets(rng, n, loss, dtype), sw.astype(dtype), sizes, P.astype(dtype)
 
 
-def workspace(sizes, dtype):
-    """The compiled gradient's scratch for one thread: ``work`` and ``nz``."""
-    work = np.zeros((len(sizes) + 4, MLP_BLOCK_ROWS * max(sizes)), dtype)
-    return work, np.zeros(max(sizes), np.int64)
+#: CSR inputs: ``(dtype, index dtype, values of each row in a random order)``; int64 indices in
+#: float64 only, each one more compilation of every kernel.
+CSR_INPUTS = [(np.float64, np.int32, False), (np.float32, np.int32, False),
+              (np.float64, np.int64, True)]
+CSR_IDS = ["float64", "float32", "float64-int64-unsorted"]
+
+
+def workspace(sizes, dtype, X=None):
+    """The compiled gradient's scratch for one thread: ``work`` and ``nz``, as wide as the kernels
+    make it for the input ``X`` (for a SciPy sparse ``X``, narrower than the inputs)."""
+    width = mlp.input_width(np.empty((0, 0)) if X is None else X, sizes)
+    work = np.full((len(sizes) + 4, MLP_BLOCK_ROWS * width), np.nan, dtype)
+    return work, np.zeros(width, np.int64)
+
+
+def csr(X, index_dtype=np.int32, empty_rows=(), shuffled=False):
+    """``X`` as a SciPy CSR matrix with ``index_dtype`` indices (SciPy picks int32 when they fit,
+    and its ``copy`` goes back to int32), the rows ``empty_rows`` blank, and with ``shuffled`` the
+    stored values of each row in a random order."""
+    X = X.copy()
+    X[list(empty_rows)] = 0
+    Xs = sp.csr_matrix(X)
+    if shuffled:
+        Xs = unsorted(Xs, len(X))
+    Xs.indices, Xs.indptr = Xs.indices.astype(index_dtype), Xs.indptr.astype(index_dtype)
+    return Xs
 
 
 # --- dense layers ----------------------------------------------------------------------------
@@ -112,10 +135,59 @@ def test_loss_gradient_matches_reference(n, activation, loss, dtype):
                                                   activation, loss)
     G = np.zeros_like(P)
     work, nz = workspace(sizes, dtype)
-    total = mlp._accumulate(Data(X, Y, sw), order, 0, n, P, sizes, activation, loss, G, work, nz)
+    total = mlp._accumulate(Data(X, Y, sw), order, 0, n, P, sizes, activation, loss, 1.0, G, work,
+                            nz)
     assert G.dtype == dtype
     assert_close(total, expected_loss, RTOL["numba", dtype])
     assert_close(G, expected_G, RTOL["numba", dtype])
+
+
+@pytest.mark.parametrize("dtype,index_dtype,shuffled", CSR_INPUTS, ids=CSR_IDS)
+@pytest.mark.parametrize("loss", LOSS_CASES)
+@pytest.mark.parametrize("activation", [mlp.IDENTITY, mlp.RELU, mlp.TANH])
+@pytest.mark.parametrize("n", [1, MLP_BLOCK_ROWS + 1, 150])
+def test_csr_loss_gradient_matches_reference(n, activation, loss, dtype, index_dtype, shuffled):
+    """The first layer reading CSR (empty rows and columns among them, indices sorted or not, a
+    workspace only as wide as the hidden layers) against the reference on the same SciPy matrix,
+    itself the dense one's."""
+    X, Y, sw, sizes, P = make_network(n, n, [40, 9, 5, OUTPUTS[loss]], loss, dtype, zeros=0.9)
+    X[:, 3] = 0
+    Xs = csr(X, index_dtype, empty_rows=range(0, n, 7), shuffled=shuffled)
+    order = np.random.default_rng(n).permutation(n).astype(np.int64)
+    data = Data(Xs[order], Y[order], sw[order])
+    expected_loss, expected_G = mlp.loss_gradient(data, P, sizes, activation, loss)
+    dense_loss, dense_G = mlp.loss_gradient(Data(Xs.toarray()[order], *data[1:]), P, sizes,
+                                            activation, loss)
+    assert_close(expected_loss, dense_loss, RTOL["numba", dtype])
+    assert_close(expected_G, dense_G, RTOL["numba", dtype])
+    G = np.full_like(P, 0.5)  # the kernel adds to what is there
+    work, nz = workspace(sizes, dtype, Xs)
+    assert work.shape[1] == MLP_BLOCK_ROWS * 9
+    kernel_X = kernel_input(Xs)
+    assert kernel_X.indices.dtype == index_dtype and kernel_X.data is Xs.data
+    total = mlp._accumulate(Data(kernel_X, Y, sw), order, 0, n, P, sizes, activation, loss, 2.0, G,
+                            work, nz)
+    assert G.dtype == dtype
+    assert_close(total, expected_loss, RTOL["numba", dtype])
+    assert_close((G - 0.5) / 2, expected_G, RTOL["numba", dtype])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_csr_network_without_hidden_layers(dtype):
+    """``hidden_layer_sizes=()``: the layer that reads the CSR rows is the output layer."""
+    n, loss = 50, losses.SOFTMAX_LOG_LOSS
+    X, Y, sw, sizes, P = make_network(5, n, [40, 3], loss, dtype, zeros=0.9)
+    Xs = csr(X, empty_rows=[0, 7])
+    expected_loss, expected_G = mlp.loss_gradient(Data(Xs, Y, sw), P, sizes, mlp.RELU, loss)
+    G = np.zeros_like(P)
+    work, nz = workspace(sizes, dtype, Xs)
+    total = mlp._accumulate(kernel_data(Data(Xs, Y, sw)), np.arange(n), 0, n, P, sizes, mlp.RELU,
+                            loss, 1.0, G, work, nz)
+    assert_close(total, expected_loss, RTOL["numba", dtype])
+    assert_close(G, expected_G, RTOL["numba", dtype])
+    net = mlp.Network(P, sizes, mlp.RELU, loss, 0.0, 0.0)
+    assert_close(mlp.compiled_forward(mlp._forward)(Xs, net, losses.SOFTMAX, 1),
+                 mlp.forward(Xs, P, sizes, mlp.RELU, losses.SOFTMAX), RTOL["numba", dtype])
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -133,39 +205,101 @@ def test_forward_matches_reference(link, loss, activation, dtype):
         assert_close(out, expected, RTOL[variant, dtype])
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("opt", list(optim.NAMES.values()))
-@pytest.mark.parametrize("batch", [1, 7, 256, None])
-def test_epoch_matches_reference(batch, opt, dtype):
-    n = 500
+@pytest.mark.parametrize("dtype,index_dtype,shuffled", CSR_INPUTS, ids=CSR_IDS)
+def test_csr_forward_matches_reference(dtype, index_dtype, shuffled):
+    X, _, _, sizes, P = make_network(1, 3000, [300, 16, 3], losses.SOFTMAX_LOG_LOSS, dtype,
+                                     zeros=0.97)
+    Xs = csr(X, index_dtype, empty_rows=range(0, 3000, 5), shuffled=shuffled)
+    expected = mlp.forward(Xs, P, sizes, mlp.RELU, losses.SOFTMAX)
+    assert_close(expected, mlp.forward(Xs.toarray(), P, sizes, mlp.RELU, losses.SOFTMAX),
+                 RTOL["numba", dtype])
+    assert 2 * mlp.min_rows_per_thread(mlp.row_work(Xs, sizes, P.size)) <= len(X)  # split
+    net = mlp.Network(P, sizes, mlp.RELU, losses.SOFTMAX_LOG_LOSS, 0.0, 0.0)
+    for kernel, variant in ((mlp._forward, "numba"), (mlp._forward_parallel, "parallel")):
+        out = mlp.compiled_forward(kernel)(Xs, net, losses.SOFTMAX, 2)
+        assert out.dtype == dtype
+        assert_close(out, expected, RTOL[variant, dtype])
+
+
+def epoch_case(opt, n, sizes, dtype, zeros):
+    """A network for a softmax epoch with ``opt``: rows, targets, weights, sizes, parameters, the
+    row order, the penalty (``l2``, ``decay``), a rate and some optimizer state."""
     loss = losses.SOFTMAX_LOG_LOSS
-    X, Y, sw, sizes, P0 = make_network(opt, n, [10, 48, 32, 3], loss, dtype)
+    X, Y, sw, sizes, P0 = make_network(opt, n, sizes, loss, dtype, zeros)
     order = np.random.default_rng(opt).permutation(n).astype(np.int64)
-    batch = n if batch is None else batch
     l2, decay = (0.0, 0.01) if optim.OPTIMIZERS[opt].decoupled else (0.01, 0.0)
     lr = {optim.ADAGRAD: 0.01, optim.RMSPROP: 0.001, optim.ADAM: 0.001, optim.ADAMW: 0.001}.get(
         opt, 0.01)
     S0 = np.abs(np.random.default_rng(opt).standard_normal(
         optim.allocate_state(opt, P0.size, dtype).shape)).astype(dtype) * 0.01
+    return X, Y, sw, sizes, P0, order, l2, decay, lr, S0
+
+
+EPOCHS = {"numpy": mlp.run_epoch, "numba": mlp._run_epoch, "parallel": mlp._run_epoch_parallel}
+
+
+def run_epochs(data, order, P0, S0, sizes, l2, decay, lr, opt, batch, variants=tuple(EPOCHS)):
+    """One epoch of each of the ``variants``' kernels from ``P0``, ``S0``:
+    ``{variant: (total, step, P, S)}``."""
+    n = len(order)
     rate = Rate(optim.INVSCALING, lr, np.array([0.5, 10.0 * -(-n // batch)]))
-    # batches of 256 and of all rows are split across the two threads of the parallel kernel
-    assert 2 * mlp.min_rows_per_thread(P0.size) <= 256
-
-    def epoch(kernel, threads):
+    results = {}
+    for variant in variants:
+        kernel = EPOCHS[variant]
         P, S = P0.copy(), S0.copy()
-        total, step = kernel(Data(X, Y, sw), order, mlp.Network(P, sizes, mlp.TANH, loss, l2, decay),
-                             Update(opt, S, HYPER), rate, batch, 3, threads)
-        return total, step, P, S
+        net = mlp.Network(P, sizes, mlp.TANH, losses.SOFTMAX_LOG_LOSS, l2, decay)
+        total, step = kernel(data, order, net, Update(opt, S, HYPER), rate, batch, 3, 2)
+        results[variant] = total, step, P, S
+    return results
 
-    total_ref, step_ref, P_ref, S_ref = epoch(mlp.run_epoch, 1)
+
+def assert_epochs_agree(results, n, batch, P0, dtype):
+    total_ref, step_ref, P_ref, S_ref = results["numpy"]
     assert step_ref == 3 + -(-n // batch)
     assert not np.allclose(P_ref, P0)
-    for kernel, variant in ((mlp._run_epoch, "numba"), (mlp._run_epoch_parallel, "parallel")):
-        total, step, P, S = epoch(kernel, 2)
+    for variant in ("numba", "parallel"):
+        total, step, P, S = results[variant]
         assert step == step_ref and P.dtype == S.dtype == dtype
         assert_close(total, total_ref, RTOL[variant, dtype])
         assert_close(P, P_ref, RTOL[variant, dtype])
         assert_close(S, S_ref, RTOL[variant, dtype])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("opt", list(optim.NAMES.values()))
+@pytest.mark.parametrize("batch", [1, 7, 256, None])
+def test_epoch_matches_reference(batch, opt, dtype):
+    n = 500
+    X, Y, sw, sizes, P0, order, l2, decay, lr, S0 = epoch_case(opt, n, [10, 48, 32, 3], dtype, 0.3)
+    batch = n if batch is None else batch
+    # batches of 256 and of all rows are split across the two threads of the parallel kernel
+    assert 2 * mlp.min_rows_per_thread(P0.size) <= 256
+    results = run_epochs(Data(X, Y, sw), order, P0, S0, sizes, l2, decay, lr, opt, batch)
+    assert_epochs_agree(results, n, batch, P0, dtype)
+
+
+@pytest.mark.parametrize("opt", [optim.SGD, optim.MOMENTUM, optim.ADAM, optim.ADAMW])
+@pytest.mark.parametrize("batch", [1, 7, 256, None])
+def test_csr_epoch_matches_reference(batch, opt):
+    """Every backend's epoch on a SciPy CSR matrix (the reference's sparse products, the kernels'
+    CSR first layer) against the reference's, and the reference's against its dense epoch. (In
+    float64 only: a float32 CSR epoch is held to the dense one in test_mlp.py, and each dtype is
+    one more compilation of the parallel epoch, about 10 s.)"""
+    n, dtype = 500, np.float64
+    X, Y, sw, sizes, P0, order, l2, decay, lr, S0 = epoch_case(opt, n, [200, 48, 32, 3], dtype,
+                                                               0.9)
+    Xs = csr(X, empty_rows=range(0, n, 9))
+    batch = n if batch is None else batch
+    # batches of 256 and of all rows are split across the two threads of the parallel kernel,
+    # though a CSR row is less work than a dense one
+    assert mlp.row_work(Xs, sizes, P0.size) < P0.size
+    assert 2 * mlp.min_rows_per_thread(mlp.row_work(Xs, sizes, P0.size), P0.size) <= 256
+    results = run_epochs(Data(Xs, Y, sw), order, P0, S0, sizes, l2, decay, lr, opt, batch)
+    assert_epochs_agree(results, n, batch, P0, dtype)
+    dense = run_epochs(Data(Xs.toarray(), Y, sw), order, P0, S0, sizes, l2, decay, lr, opt, batch,
+                       ["numpy"])
+    for actual, desired in zip(results["numpy"], dense["numpy"]):
+        assert_close(actual, desired, RTOL["numba", dtype])
 
 
 # --- gradients against numerical gradients -----------------------------------------------------
@@ -188,6 +322,17 @@ def objective(X, Y, sw, P, sizes, activation, loss, alpha):
     return np.mean(sw * per_row) + 0.5 * alpha * sum(np.sum(W * W) for W, _ in layers)
 
 
+def numerical_gradient(X, Y, sw, P, sizes, activation, loss, alpha, h):
+    """Central differences of :func:`objective` in each parameter."""
+    numerical = np.empty_like(P)
+    for t in range(P.size):
+        step = np.zeros_like(P)
+        step[t] = h
+        numerical[t] = (objective(X, Y, sw, P + step, sizes, activation, loss, alpha)
+                        - objective(X, Y, sw, P - step, sizes, activation, loss, alpha)) / (2 * h)
+    return numerical
+
+
 def hidden_scores(X, P, sizes, activation):
     """The pre-activations of every hidden unit, to keep the check away from relu's kink."""
     scores, A = [], X
@@ -201,32 +346,28 @@ def hidden_scores(X, P, sizes, activation):
 @pytest.mark.parametrize("activation", [mlp.RELU, mlp.TANH, mlp.LOGISTIC],
                          ids=["relu", "tanh", "logistic"])
 def test_every_weight_and_bias_against_numerical_gradient(activation, loss):
-    """A 2-hidden-layer network: the analytic gradient of every parameter (reference and compiled)
-    against central differences of the objective."""
+    """A 2-hidden-layer network: the analytic gradient of every parameter (reference and compiled,
+    on dense rows and on CSR rows) against central differences of the objective."""
     n, alpha, h = 40, 0.3, 1e-6
     X, Y, sw, sizes, P = make_network(11, n, [4, 6, 5, OUTPUTS[loss]], loss, np.float64, zeros=0)
-    if activation == mlp.RELU:  # a difference across the kink would not be a derivative
-        assert np.abs(hidden_scores(X, P, sizes, activation)).min() > 100 * h
-    numerical = np.empty_like(P)
-    for t in range(P.size):
-        step = np.zeros_like(P)
-        step[t] = h
-        numerical[t] = (objective(X, Y, sw, P + step, sizes, activation, loss, alpha)
-                        - objective(X, Y, sw, P - step, sizes, activation, loss, alpha)) / (2 * h)
+    for X_in in (X, sp.csr_matrix(X * (np.abs(X) > 0.5))):
+        X_dense = X_in.toarray() if sp.issparse(X_in) else X_in
+        if activation == mlp.RELU:  # a difference across the kink would not be a derivative
+            assert np.abs(hidden_scores(X_dense, P, sizes, activation)).min() > 100 * h
+        numerical = numerical_gradient(X_dense, Y, sw, P, sizes, activation, loss, alpha, h)
+        total, G = mlp.loss_gradient(Data(X_in, Y, sw), P, sizes, activation, loss)
+        mlp.finish_gradient(G, P, sizes, n, alpha)
+        np.testing.assert_allclose(G, numerical, rtol=1e-6, atol=1e-8)
+        penalty = 0.5 * alpha * sum(np.sum(W * W) for W, _ in mlp.unpack(P, sizes))
+        assert total / n + penalty == pytest.approx(
+            objective(X_dense, Y, sw, P, sizes, activation, loss, alpha), rel=1e-12)
 
-    total, G = mlp.loss_gradient(Data(X, Y, sw), P, sizes, activation, loss)
-    mlp.finish_gradient(G, P, sizes, n, alpha)
-    np.testing.assert_allclose(G, numerical, rtol=1e-6, atol=1e-8)
-    penalty = 0.5 * alpha * sum(np.sum(W * W) for W, _ in mlp.unpack(P, sizes))
-    assert total / n + penalty == pytest.approx(objective(X, Y, sw, P, sizes, activation, loss,
-                                                          alpha), rel=1e-12)
-
-    G_jit = np.empty_like(P)  # as the compiled epoch: the L2 term first, the rows, then 1 / n
-    mlp._start_gradient(G_jit, P, sizes, n * alpha)
-    work, nz = workspace(sizes, np.float64)
-    mlp._accumulate(Data(X, Y, sw), np.arange(n), 0, n, P, sizes, activation, loss, G_jit, work, nz)
-    mlp._scale(G_jit, 1 / n)
-    np.testing.assert_allclose(G_jit, numerical, rtol=1e-6, atol=1e-8)
+        G_jit = np.empty_like(P)  # as the compiled epoch: the L2 term, then each row's over n
+        mlp._start_gradient(G_jit, P, sizes, alpha)
+        work, nz = workspace(sizes, np.float64, X_in)
+        mlp._accumulate(kernel_data(Data(X_in, Y, sw)), np.arange(n), 0, n, P, sizes, activation,
+                        loss, 1 / n, G_jit, work, nz)
+        np.testing.assert_allclose(G_jit, numerical, rtol=1e-6, atol=1e-8)
 
 
 def test_penalty_and_decay_leave_biases_alone():
@@ -294,13 +435,15 @@ def test_nonzero_zero_add_into_and_layer_views():
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 def test_network_forward_matches_reference(activation, dtype):
-    X, _, _, sizes, P = make_network(3, MLP_BLOCK_ROWS, [6, 9, 5, 3], losses.SQUARED_ERROR, dtype)
-    work, nz = workspace(sizes, dtype)
-    work[0, :X.size] = X.ravel()
-    mlp._network_forward(work, P, sizes, activation, len(X), nz)
-    expected = mlp.forward(X, P, sizes, activation, losses.IDENTITY)
-    assert_close(work[len(sizes) - 1, :expected.size].reshape(expected.shape), expected,
-                 RTOL["numba", dtype])
+    X, _, _, sizes, P = make_network(3, 2 * MLP_BLOCK_ROWS, [6, 9, 5, 3], losses.SQUARED_ERROR,
+                                     dtype)
+    rows = np.arange(1, 2 * MLP_BLOCK_ROWS, 2)  # any rows, in any order
+    expected = mlp.forward(X[rows], P, sizes, activation, losses.IDENTITY)
+    for X_in in (X, csr(X)):
+        work, nz = workspace(sizes, dtype, X_in)
+        mlp._network_forward(kernel_input(X_in), rows, work, P, sizes, activation, len(rows), nz)
+        assert_close(work[len(sizes) - 1, :expected.size].reshape(expected.shape), expected,
+                     RTOL["numba", dtype])
 
 
 def test_forward_functions_of_the_backends():

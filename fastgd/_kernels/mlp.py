@@ -15,11 +15,25 @@ sigmoid output, ``SOFTMAX_LOG_LOSS`` for softmax, ``SQUARED_ERROR`` for regressi
 (relu ``A > 0``, tanh ``1 - A**2``, logistic ``A (1 - A)``).
 
 The compiled kernels work on blocks of at most ``config.MLP_BLOCK_ROWS`` rows held in a workspace
-``work`` of shape ``(n_layers + 5, MLP_BLOCK_ROWS * max(sizes))``: rows ``0..n_layers`` hold
-each layer's activations (row 0 the gathered input rows, row ``n_layers`` the scores), two rows hold the
+``work`` of shape ``(n_layers + 5, MLP_BLOCK_ROWS * width)``: rows ``0..n_layers`` hold each
+layer's activations (row 0 the gathered input rows, row ``n_layers`` the scores), two rows hold the
 deltas (ping-pong), one the targets and one the loss terms of the block. Every buffer is flat and
 row-major, ``m * width`` entries for ``m`` rows, so each inner loop is unit-stride over a layer's
 width.
+
+The first layer is the only one that reads ``X``, through a small family of functions with an
+implementation per input type (``input_width``, ``row_work``, ``_input_forward``,
+``_input_backward``; see ``data.py``). Dense rows are gathered into ``work[0]`` and go through the
+same dense-layer kernels as every other layer (``width = max(sizes)``). A CSR row is read where it
+lies, in O(its stored values x ``sizes[1]``) each way: forward
+``z = b + sum over stored (j, v) of v W[j, :]``, backward ``G_W[j, :] += v delta``; no delta goes
+into the input, and ``work[0]`` is not used, so the workspace is only as wide as the other layers
+(``width = max(sizes[1:])``: a block of 2**18 inputs would be 64 MB). The NumPy references take a
+dense array or a SciPy sparse matrix (``X @ W``, ``X.T @ D``).
+
+Every batch starts its gradient from ``alpha * W`` and the optimizer updates every parameter, one
+pass each over the parameters whatever the input: for a CSR ``X`` of many columns, a step costs
+O(parameters) beside the O(stored values x ``sizes[1]``) of its rows.
 
 Each NumPy reference (no underscore) has a compiled twin; the epoch and the forward pass are
 compiled twice from one body, serially and with ``parallel=True``, where the parallel build splits
@@ -30,12 +44,15 @@ in a fixed order (deterministic for a given thread count).
 from typing import NamedTuple
 
 import numpy as np
+import scipy.sparse as sp
 from numba import prange
+from numba.extending import overload
 
 from ..config import MLP_BLOCK_ROWS as BLOCK_ROWS
 from ..config import jit, jit_parallel
 from . import optim
-from .data import row_copy
+from .data import (Data, csr_type, dense_type, input_from_parts, input_parts, kernel_data,
+                   kernel_input, row_copy)
 from .losses import _apply_link, _loss_terms, _sigmoid, apply_link, loss_terms, sigmoid
 from .optim import _step_rate, _update, step_rate, update
 
@@ -69,10 +86,12 @@ def n_params(sizes):
     return total
 
 
-def min_rows_per_thread(n_params):
-    """Rows a thread needs, for a network of ``n_params`` parameters, to be worth a parallel
-    region."""
-    return max(1, MIN_WORK_PER_THREAD // n_params)
+def min_rows_per_thread(row_work, part_cost=0):
+    """Rows a thread needs to be worth a parallel region: rows of ``row_work`` multiply-adds each
+    (see :func:`row_work`) adding up to ``MIN_WORK_PER_THREAD``, and to ``part_cost``, what one
+    more part costs (in an epoch, a gradient buffer of every parameter to zero and add, which
+    outweighs many CSR rows of few stored values)."""
+    return max(1, max(MIN_WORK_PER_THREAD, part_cost) // row_work)
 
 
 _min_rows_per_thread = jit(min_rows_per_thread)
@@ -120,9 +139,13 @@ def dense_forward(A_in, W, b, activation):
 
 def dense_backward(A_in, D_out, W, activation_in):
     """Return ``(G_W, G_b, D_in)``: ``A_in.T @ D_out``, ``D_out.sum(0)`` and the delta of the layer
-    below, ``(D_out @ W.T) * f'(A_in)`` for ``A_in`` the output of an ``activation_in`` layer."""
-    D_in = (D_out @ W.T) * activation_derivative(activation_in, A_in)
-    return A_in.T @ D_out, D_out.sum(axis=0), D_in
+    below, ``(D_out @ W.T) * f'(A_in)`` for ``A_in`` the output of an ``activation_in`` layer, or
+    None for ``activation_in`` None: ``A_in`` is then the data (dense or SciPy sparse), which takes
+    no delta."""
+    D_in = None
+    if activation_in is not None:
+        D_in = (D_out @ W.T) * activation_derivative(activation_in, A_in)
+    return A_in.T @ D_out, D_out.sum(axis=0), D_in  # A_in first: a sparse X makes the product
 
 
 def forward(X, P, sizes, activation, link):
@@ -145,7 +168,7 @@ def loss_gradient(data, P, sizes, activation, loss):
     D = D * sw[:, None]
     G = np.empty_like(P)
     for l in range(len(layers) - 1, -1, -1):
-        G_W, G_b, D_in = dense_backward(A[l], D, layers[l][0], activation)
+        G_W, G_b, D_in = dense_backward(A[l], D, layers[l][0], activation if l > 0 else None)
         G_views = unpack(G, sizes)[l]
         G_views[0][:] = G_W
         G_views[1][:] = G_b
@@ -386,13 +409,132 @@ def _layer(P, w, n_in, n_out):
     return P[w:b], P[b:b + n_out]
 
 
+# --- the input layer, per input type ------------------------------------------------------------
+# Each function below has an implementation per input type (``data.dense_type``,
+# ``data.csr_type``), registered with ``numba.extending.overload`` and compiled into the kernels
+# that call it. The references of ``input_width`` and ``row_work`` are their own bodies; those of
+# the two passes are ``dense_forward`` and ``dense_backward`` on the input layer. Plain overloads,
+# not inlined: they run once per block of rows, and an inlined dense implementation that slices
+# ``X`` breaks numba's array analysis in the parallel kernels.
+
+def input_width(X, sizes):
+    """The width of the workspace's rows for the input ``X``: ``max(sizes)`` for dense rows, which
+    are gathered into ``work[0]``; ``max(sizes[1:])`` for CSR, which is read where it lies."""
+    return int(max(sizes[1:]) if sp.issparse(X) else max(sizes))
+
+
+def row_work(X, sizes, n_params):
+    """About the multiply-adds of one row's forward and backward pass: ``n_params`` for a dense
+    row; for CSR, the mean stored values of a row (rounded up) times ``sizes[1]`` plus the later
+    layers' parameters."""
+    if not sp.issparse(X):
+        return n_params
+    stored = -(-int(X.indptr[-1]) // max(1, X.shape[0]))
+    return stored * int(sizes[1]) + n_params - int(sizes[0] * sizes[1])
+
+
+def _input_forward(X, rows, A_in, A_out, W, b, m, n_in, n_out, activation, nz):
+    """The first layer for the ``m`` rows ``X[rows[:m]]``: ``A_out = f(X[rows] @ W + b)``, flat
+    as in :func:`_dense_forward`. Dense rows are gathered into ``A_in`` first, which
+    :func:`_input_backward` then reads; CSR rows are read where they lie."""
+
+
+def _input_backward(X, rows, A_in, D_out, G_W, G_b, m, n_in, n_out, nz):
+    """Add ``X[rows].T @ D_out`` to ``G_W`` and ``D_out.sum(0)`` to ``G_b``, after
+    :func:`_input_forward` on the same rows; no delta goes into the input. For CSR only the rows of
+    ``G_W`` at the stored columns change."""
+
+
+@overload(input_width)
+def _input_width(X, sizes):
+    if dense_type(X):
+        return lambda X, sizes: sizes.max()
+    if csr_type(X):
+        return lambda X, sizes: sizes[1:].max()  # a block of 2**18 inputs would be 64 MB
+
+
+@overload(row_work)
+def _row_work(X, sizes, n_params):
+    if dense_type(X):
+        return lambda X, sizes, n_params: n_params
+    if csr_type(X):
+        def impl(X, sizes, n_params):
+            n = max(1, X.shape[0])
+            stored = -(-X.indptr[X.shape[0]] // n)
+            return stored * sizes[1] + n_params - sizes[0] * sizes[1]
+        return impl
+
+
+@overload(_input_forward)
+def _input_forward_impl(X, rows, A_in, A_out, W, b, m, n_in, n_out, activation, nz):
+    if dense_type(X):
+        def impl(X, rows, A_in, A_out, W, b, m, n_in, n_out, activation, nz):
+            for i in range(m):
+                row_copy(X, rows[i], A_in[i * n_in:(i + 1) * n_in])
+            _dense_forward(A_in, A_out, W, b, m, n_in, n_out, activation, nz)
+        return impl
+    if csr_type(X):
+        def impl(X, rows, A_in, A_out, W, b, m, n_in, n_out, activation, nz):
+            data, indices, indptr = X.data, X.indices, X.indptr
+            for r in range(m):
+                z = A_out[r * n_out:(r + 1) * n_out]
+                for j in range(n_out):
+                    z[j] = b[j]
+                p, end = indptr[rows[r]], indptr[rows[r] + 1]
+                # four rows of W per pass over z, as _dense_forward adds a row of mostly zeros
+                while p + 4 <= end:
+                    i0, i1, i2, i3 = indices[p], indices[p + 1], indices[p + 2], indices[p + 3]
+                    a0, a1, a2, a3 = data[p], data[p + 1], data[p + 2], data[p + 3]
+                    w0 = W[i0 * n_out:(i0 + 1) * n_out]
+                    w1 = W[i1 * n_out:(i1 + 1) * n_out]
+                    w2 = W[i2 * n_out:(i2 + 1) * n_out]
+                    w3 = W[i3 * n_out:(i3 + 1) * n_out]
+                    for j in range(n_out):
+                        z[j] += (a0 * w0[j] + a1 * w1[j]) + (a2 * w2[j] + a3 * w3[j])
+                    p += 4
+                for q in range(p, end):
+                    a = data[q]
+                    w = W[indices[q] * n_out:(indices[q] + 1) * n_out]
+                    for j in range(n_out):
+                        z[j] += a * w[j]
+            _activate(activation, A_out, m * n_out)
+        return impl
+
+
+@overload(_input_backward)
+def _input_backward_impl(X, rows, A_in, D_out, G_W, G_b, m, n_in, n_out, nz):
+    if dense_type(X):
+        def impl(X, rows, A_in, D_out, G_W, G_b, m, n_in, n_out, nz):
+            # without propagate, _dense_backward reads neither D_in nor W (here A_in and G_W)
+            _dense_backward(A_in, D_out, A_in, G_W, G_W, G_b, m, n_in, n_out, IDENTITY, False, nz)
+        return impl
+    if csr_type(X):
+        def impl(X, rows, A_in, D_out, G_W, G_b, m, n_in, n_out, nz):
+            data, indices, indptr = X.data, X.indices, X.indptr
+            for r in range(m):
+                d = D_out[r * n_out:(r + 1) * n_out]
+                for p in range(indptr[rows[r]], indptr[rows[r] + 1]):
+                    a = data[p]
+                    g = G_W[indices[p] * n_out:(indices[p] + 1) * n_out]
+                    for j in range(n_out):
+                        g[j] += a * d[j]
+                for j in range(n_out):
+                    G_b[j] += d[j]
+        return impl
+
+
+# --- the network --------------------------------------------------------------------------------
+
 @jit
-def _network_forward(work, P, sizes, activation, m, nz):
-    """Run the ``m`` rows in ``work[0]`` through every layer; the scores end in
+def _network_forward(X, rows, work, P, sizes, activation, m, nz):
+    """Run the ``m`` rows ``X[rows[:m]]`` through every layer; the scores end in
     ``work[n_layers]``."""
     n_layers = sizes.size - 1
-    w = 0
-    for l in range(n_layers):
+    W, b = _layer(P, 0, sizes[0], sizes[1])
+    _input_forward(X, rows, work[0], work[1], W, b, m, sizes[0], sizes[1],
+                   activation if n_layers > 1 else IDENTITY, nz)
+    w = sizes[0] * sizes[1] + sizes[1]
+    for l in range(1, n_layers):
         n_in, n_out = sizes[l], sizes[l + 1]
         W, b = _layer(P, w, n_in, n_out)
         _dense_forward(work[l], work[l + 1], W, b, m, n_in, n_out,
@@ -401,42 +543,43 @@ def _network_forward(work, P, sizes, activation, m, nz):
 
 
 @jit
-def _accumulate(data, order, lo, hi, P, sizes, activation, loss, G, work, nz):
-    """Add the weighted gradient sum of rows ``order[lo:hi]`` to ``G``; return their loss sum."""
+def _accumulate(data, order, lo, hi, P, sizes, activation, loss, scale, G, work, nz):
+    """Add ``scale`` times the weighted gradient sum of rows ``order[lo:hi]`` to ``G``; return
+    their weighted loss sum."""
     X, Y, sw = data
     n_layers = sizes.size - 1
-    d = sizes[0]
     k = sizes[n_layers]
-    A0 = work[0]
     Yb = work[n_layers + 3]
     Lb = work[n_layers + 4]
     total = 0.0
     for r0 in range(lo, hi, BLOCK_ROWS):
         m = min(BLOCK_ROWS, hi - r0)
+        rows = order[r0:r0 + m]
         for i in range(m):
-            row = order[r0 + i]
-            row_copy(X, row, A0[i * d:(i + 1) * d])
             for c in range(k):
-                Yb[i * k + c] = Y[row, c]
-        _network_forward(work, P, sizes, activation, m, nz)
+                Yb[i * k + c] = Y[rows[i], c]
+        _network_forward(X, rows, work, P, sizes, activation, m, nz)
         cur = n_layers + 1
         D = work[cur]
         _loss_terms(loss, work[n_layers], Yb, Lb, D, m * k, k)
         for i in range(m):
-            s = sw[order[r0 + i]]
+            s = sw[rows[i]]
+            s_scaled = s * scale
             for c in range(k):
                 total += s * Lb[i * k + c]
-                D[i * k + c] *= s
+                D[i * k + c] *= s_scaled
         w = G.size
-        for l in range(n_layers - 1, -1, -1):
+        for l in range(n_layers - 1, 0, -1):
             n_in, n_out = sizes[l], sizes[l + 1]
             w -= n_in * n_out + n_out
             other = 2 * n_layers + 3 - cur  # the other delta row
             W, _ = _layer(P, w, n_in, n_out)
             G_W, G_b = _layer(G, w, n_in, n_out)
             _dense_backward(work[l], work[cur], work[other], W, G_W, G_b, m, n_in, n_out,
-                            activation, l > 0, nz)
+                            activation, True, nz)
             cur = other
+        G_W, G_b = _layer(G, 0, sizes[0], sizes[1])
+        _input_backward(X, rows, work[0], work[cur], G_W, G_b, m, sizes[0], sizes[1], nz)
     return total
 
 
@@ -444,17 +587,21 @@ def _accumulate(data, order, lo, hi, P, sizes, activation, loss, G, work, nz):
 def _start_gradient(G, P, sizes, c):
     """Set ``G`` to ``c * W`` for every layer's weights and 0 for its biases.
 
-    With ``c = rows * alpha``, adding the rows' gradient sum and then scaling by ``1 / rows``
-    leaves the mean gradient plus the L2 term ``alpha * W``: one pass instead of two, and none
-    for a batch of one row.
+    With ``c = alpha`` and each row's gradient added times ``1 / rows`` (:func:`_accumulate`),
+    ``G`` ends as the mean gradient plus the L2 term ``alpha * W`` in one pass over the
+    parameters, which every batch pays: a network on 2**18 sparse inputs has millions of them.
+    Without a penalty the pass only writes, and reads nothing.
     """
     w = 0
     for l in range(sizes.size - 1):
         n_w = sizes[l] * sizes[l + 1]
         G_W, G_b = G[w:w + n_w], G[w + n_w:w + n_w + sizes[l + 1]]
-        P_W = P[w:w + n_w]
-        for t in range(n_w):
-            G_W[t] = c * P_W[t]
+        if c == 0:
+            _zero(G_W)
+        else:
+            P_W = P[w:w + n_w]
+            for t in range(n_w):
+                G_W[t] = c * P_W[t]
         _zero(G_b)
         w += n_w + sizes[l + 1]
 
@@ -490,44 +637,45 @@ def _add_into(target, source):
 def _run_epoch_body(data, order, net, update_, rate, batch_size, step, n_threads):
     """Compiled twin of :func:`run_epoch`: the whole epoch in one call, no Python per batch.
 
-    A batch of at least ``2 * min_rows_per_thread(n_params)`` rows is split into up to
-    ``n_threads`` contiguous parts, each with its own gradient buffer and workspace, whose
-    gradients are then added in part order. Compiled twice: ``_run_epoch`` (where ``prange`` is
-    ``range``) and ``_run_epoch_parallel``. (The serial build must not call a ``parallel=True``
-    function instead: numba 0.68 then caches serial code that makes a null call in any process
-    that has not started its threads yet.)
+    A batch of at least ``2 * min_rows_per_thread`` rows is split into up to ``n_threads``
+    contiguous parts, each with its own gradient buffer and workspace, whose gradients are then
+    added in part order. Compiled twice: ``_run_epoch`` (where ``prange`` is ``range``) and
+    ``_run_epoch_parallel``. (The serial build must not call a ``parallel=True`` function instead:
+    numba 0.68 then caches serial code that makes a null call in any process that has not started
+    its threads yet.)
     """
+    X, Y, sw = data
     P, sizes, activation, loss, alpha, decay = net
     n = order.shape[0]
-    min_rows = _min_rows_per_thread(P.size)
+    min_rows = _min_rows_per_thread(row_work(X, sizes, P.size), P.size)
     n_parts = max(1, min(n_threads, min(batch_size, n) // min_rows))
     G = np.empty((n_parts, P.size), dtype=P.dtype)
-    work = np.empty((n_parts, sizes.size + 4, BLOCK_ROWS * sizes.max()), dtype=P.dtype)
-    nz = np.empty((n_parts, sizes.max()), dtype=np.int64)
+    width = input_width(X, sizes)
+    work = np.empty((n_parts, sizes.size + 4, BLOCK_ROWS * width), dtype=P.dtype)
+    nz = np.empty((n_parts, width), dtype=np.int64)
     partial = np.empty(n_parts)
+    X_parts = input_parts(X)  # prange cannot take a Data holding a CSR: rebuilt in the loop
     G0 = G[0]
     total = 0.0
     for lo in range(0, n, batch_size):
         hi = min(n, lo + batch_size)
         rows = hi - lo
-        _start_gradient(G0, P, sizes, rows * alpha)
+        _start_gradient(G0, P, sizes, alpha)
         parts = min(n_parts, max(1, rows // min_rows))
         if parts == 1:
-            total += _accumulate(data, order, lo, hi, P, sizes, activation, loss, G0, work[0],
-                                 nz[0])
+            total += _accumulate(data, order, lo, hi, P, sizes, activation, loss, 1.0 / rows, G0,
+                                 work[0], nz[0])
         else:
             for t in prange(parts):
                 if t > 0:
                     _zero(G[t])
-                partial[t] = _accumulate(data, order, lo + t * rows // parts,
-                                         lo + (t + 1) * rows // parts, P, sizes, activation, loss,
-                                         G[t], work[t], nz[t])
+                partial[t] = _accumulate(Data(input_from_parts(X_parts), Y, sw), order,
+                                         lo + t * rows // parts, lo + (t + 1) * rows // parts, P,
+                                         sizes, activation, loss, 1.0 / rows, G[t], work[t], nz[t])
             for t in range(parts):
                 total += partial[t]
                 if t > 0:
                     _add_into(G0, G[t])
-        if rows > 1:
-            _scale(G0, 1.0 / rows)
         step += 1
         lr = _step_rate(rate.schedule, rate.lr, step, rate.hyper)
         if decay != 0:
@@ -540,8 +688,17 @@ _run_epoch_compiled = jit(_run_epoch_body)
 _run_epoch_parallel_compiled = jit_parallel(_run_epoch_body, "_mlp_run_epoch_parallel")
 
 
-_run_epoch = optim.checked(_run_epoch_compiled)
-_run_epoch_parallel = optim.checked(_run_epoch_parallel_compiled)
+def _compiled_epoch(kernel):
+    """The backends' epoch function around the compiled ``kernel``: a SciPy CSR ``X`` goes in as
+    a ``data.CSR`` of its own arrays."""
+    def run_epoch(data, order, net, update_, rate, batch_size, step, n_threads):
+        return kernel(kernel_data(data), order, net, update_, rate, batch_size, step, n_threads)
+    run_epoch.__doc__ = _run_epoch_body.__doc__
+    return run_epoch
+
+
+_run_epoch = optim.checked(_compiled_epoch(_run_epoch_compiled))
+_run_epoch_parallel = optim.checked(_compiled_epoch(_run_epoch_parallel_compiled))
 
 
 def _forward_body(X, P, sizes, activation, link, out, n_threads):
@@ -549,19 +706,21 @@ def _forward_body(X, P, sizes, activation, link, out, n_threads):
     contiguous part of rows per thread."""
     n = out.shape[0]
     n_layers = sizes.size - 1
-    d = sizes[0]
     k = sizes[n_layers]
-    n_parts = max(1, min(n_threads, n // _min_rows_per_thread(P.size)))
+    n_parts = max(1, min(n_threads, n // _min_rows_per_thread(row_work(X, sizes, P.size))))
+    width = input_width(X, sizes)
+    X_parts = input_parts(X)  # rebuilt in the loop: prange mishandles a CSR's shape tuple
     for t in prange(n_parts):
-        work = np.empty((n_layers + 1, BLOCK_ROWS * sizes.max()), dtype=out.dtype)
-        nz = np.empty(sizes.max(), dtype=np.int64)
+        X_t = input_from_parts(X_parts)
+        work = np.empty((n_layers + 1, BLOCK_ROWS * width), dtype=out.dtype)
+        nz = np.empty(width, dtype=np.int64)
+        rows = np.empty(BLOCK_ROWS, dtype=np.int64)
         hi_t = (t + 1) * n // n_parts
         for r0 in range(t * n // n_parts, hi_t, BLOCK_ROWS):
             m = min(BLOCK_ROWS, hi_t - r0)
-            A0 = work[0]
             for i in range(m):
-                row_copy(X, r0 + i, A0[i * d:(i + 1) * d])
-            _network_forward(work, P, sizes, activation, m, nz)
+                rows[i] = r0 + i
+            _network_forward(X_t, rows, work, P, sizes, activation, m, nz)
             Z = work[n_layers]
             _apply_link(link, Z, m * k, k)
             for i in range(m):
@@ -577,6 +736,6 @@ def compiled_forward(kernel):
     """The backends' forward function around the compiled ``kernel``."""
     def run_forward(X, net, link, n_threads):
         out = np.empty((X.shape[0], net.sizes[-1]), dtype=net.P.dtype)
-        kernel(X, net.P, net.sizes, net.activation, link, out, n_threads)
+        kernel(kernel_input(X), net.P, net.sizes, net.activation, link, out, n_threads)
         return out
     return run_forward
