@@ -94,7 +94,7 @@ def unsorted(X, seed):
     rng = np.random.default_rng(seed)
     perm = np.concatenate([np.empty(0, np.int64)] + [
         lo + rng.permutation(hi - lo) for lo, hi in zip(X.indptr[:-1], X.indptr[1:])])
-    X = X.copy()
-    X.data, X.indices = X.data[perm], X.indices[perm]
-    X.has_sorted_indices = False
-    return X
+    shuffled = X.copy()  # (SciPy's copy may narrow int64 indices: they are set from X's below)
+    shuffled.data, shuffled.indices, shuffled.indptr = X.data[perm], X.indices[perm], X.indptr.copy()
+    shuffled.has_sorted_indices = False
+    return shuffled
