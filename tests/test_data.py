@@ -36,9 +36,6 @@ def compiled_row_prefetch(X, row):
     data.row_prefetch(X, row)
 
 
-@numba.njit
-def compiled_row_prefetch_weights(X, row, P):
-    data.row_prefetch_weights(X, row, P)
 
 
 @numba.njit
@@ -107,9 +104,7 @@ def test_row_prefetch_changes_nothing(dtype):
     before = X.copy(), P.copy()
     for row in range(len(X)):
         compiled_row_prefetch(X, row)
-        compiled_row_prefetch_weights(X, row, P)
         assert data.row_prefetch(X, row) is None
-        assert data.row_prefetch_weights(X, row, P) is None
     np.testing.assert_array_equal(X, before[0])
     np.testing.assert_array_equal(P, before[1])
 
@@ -225,9 +220,7 @@ def test_csr_prefetches_change_nothing(X, k):
     K = data.kernel_input(X)
     for row in range(X.shape[0]):
         compiled_row_prefetch(K, row)
-        compiled_row_prefetch_weights(K, row, P)
         assert data.row_prefetch(X, row) is None
-        assert data.row_prefetch_weights(X, row, P) is None
     for array in ("data", "indices", "indptr"):
         np.testing.assert_array_equal(getattr(X, array), getattr(before[0], array))
     np.testing.assert_array_equal(P, before[1])

@@ -169,18 +169,6 @@ def row_prefetch(X, row):
     """Ask for ``X[row]`` ahead of its use (no effect in NumPy)."""
 
 
-def row_prefetch_extent(X, row):
-    """Ask for where ``X[row]`` lies ahead of :func:`row_prefetch`: for CSR its ``indptr`` entry,
-    which a shuffled order otherwise misses in the cache before it can even ask for the row;
-    nothing for dense rows, whose place is computed."""
-
-
-def row_prefetch_weights(X, row, P):
-    """Ask for the weights that ``X[row]`` will read ahead of their use: for CSR, the scattered
-    ``P[:, indices of the row]`` (call it after the row's own :func:`row_prefetch` has had time
-    to arrive); nothing for dense rows, which read all weights in order."""
-
-
 def row_copy(X, row, out):
     """``out[:d] = X[row]``: a row into a dense buffer."""
     out[:X.shape[1]] = _row(X, row)
@@ -293,27 +281,6 @@ def _row_prefetch(X, row):
                 prefetch_element(X.data, p)
             for p in range(lo, hi, 64 // X.indices.itemsize):
                 prefetch_element(X.indices, p)
-        return impl
-
-
-@overload(row_prefetch_extent, inline="always")
-def _row_prefetch_extent(X, row):
-    if dense_type(X):
-        return lambda X, row: None
-    if csr_type(X):
-        return lambda X, row: prefetch_element(X.indptr, row)
-
-
-@overload(row_prefetch_weights, inline="always")
-def _row_prefetch_weights(X, row, P):
-    if dense_type(X):
-        return lambda X, row, P: None
-    if csr_type(X):
-        def impl(X, row, P):
-            indices = X.indices
-            for p in range(X.indptr[row], X.indptr[row + 1]):
-                for c in range(P.shape[0]):
-                    prefetch(P, c, indices[p])
         return impl
 
 
