@@ -189,7 +189,7 @@ def lazy_shrink(X):
     return sp.issparse(X)
 
 
-# --- dense rows -------------------------------------------------------------------------------
+# --- compiled rows: dense and CSR -------------------------------------------------------------
 
 @overload(input_parts)
 def _input_parts(X):
