@@ -6,6 +6,7 @@ A model family (linear.py, mlp.py) supplies the parameters it trains and the obj
 epochs (:meth:`BaseGD._epochs`); :meth:`BaseGD._run` hands it to :func:`fastgd._driver.train`.
 """
 
+import functools
 import inspect
 from numbers import Integral, Real
 
@@ -23,9 +24,35 @@ from sklearn.utils.validation import _check_sample_weight, validate_data
 from . import backends
 from ._driver import SCHEDULES, OptimizerState, Schedule, Stopping, train
 from ._kernels import losses, optim
-from ._kernels.data import check_csr
+from ._kernels.data import check_csr, data_parts
 
 DTYPES = [np.float64, np.float32]
+
+
+def is_dask(X):
+    """Whether ``X`` is a dask collection (without importing dask where it is not loaded)."""
+    return type(X).__module__.partition(".")[0] in ("dask", "dask_expr") and hasattr(
+        X, "__dask_graph__")
+
+
+def _dask():
+    """The dask interface, imported on first use: dask is an optional dependency."""
+    from . import _dask as module
+
+    return module
+
+
+def dask_rows(method):
+    """A prediction method that, given a dask array, returns a lazy dask array: one
+    ``map_blocks`` of ``method`` over its row chunks."""
+
+    @functools.wraps(method)
+    def wrapper(self, X):
+        if is_dask(X):
+            return _dask().map_rows(self, method, X)
+        return method(self, X)
+
+    return wrapper
 
 
 def validate_input(estimator, X, y="no_validation", **options):
@@ -45,7 +72,7 @@ COMMON_DEFAULTS = dict(
     shuffle=True, alpha=0.0, momentum=0.9, beta_1=0.9, beta_2=0.999, epsilon=1e-8, rho=0.9,
     power_t=0.25, gamma=0.9, step_size=10, tol=None, n_iter_no_change=5, loss_threshold=None,
     early_stopping=False, validation_fraction=0.1, max_time=None, warm_start=False,
-    backend="numba", random_state=None, verbose=False, callback=None)
+    backend="numba", sync_rows=None, random_state=None, verbose=False, callback=None)
 
 
 def keyword_init(positional, keywords):
@@ -102,6 +129,7 @@ class BaseGD(BaseEstimator):
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "max_time": [None, Interval(Real, 0, None, closed="neither")],
         "warm_start": ["boolean"],
+        "sync_rows": [None, Interval(Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "callback": [None, callable],
@@ -109,10 +137,17 @@ class BaseGD(BaseEstimator):
 
     # --- fitting ---------------------------------------------------------------------------
 
-    def _fit(self, X, y, sample_weight, **init):
+    def _fit(self, X, y, sample_weight, row_parts=None, **init):
         """Fit from scratch (or continue, with ``warm_start``); ``init`` holds initial values that
-        the family's ``_initial_params`` understands."""
-        self._run(*self._prepare(X, y, sample_weight, **init), self.epochs)
+        the family's ``_initial_params`` understands. A dask array goes to the cluster
+        (:mod:`fastgd._dask`). ``row_parts`` (the row counts of consecutive parts) makes a full batch
+        sum its gradient over those parts in order, as a fit on a dask array with those chunks
+        does: the same model, bit for bit."""
+        if is_dask(X):
+            _dask().fit(self, X, y, sample_weight, init)
+            return self
+        X, Y, sw, P, loss, rng, validation, history = self._prepare(X, y, sample_weight, **init)
+        self._run(X, Y, sw, P, loss, rng, validation, history, self.epochs, row_parts=row_parts)
         return self
 
     def _epochs_for(self, X, y, sample_weight=None, **init):
@@ -143,6 +178,9 @@ class BaseGD(BaseEstimator):
         return X, Y, sw, P, loss, rng, validation, history
 
     def _partial_fit(self, X, y, classes, sample_weight):
+        if is_dask(X):
+            _dask().partial_fit(self, X, y, classes, sample_weight)
+            return self
         first_call = not hasattr(self, "_state")
         X, y = validate_input(self, X, y, reset=first_call, **self._y_options())
         if not first_call and X.dtype != self._state.S.dtype:
@@ -164,10 +202,12 @@ class BaseGD(BaseEstimator):
         self._run(X, Y, sw, P, loss, self._rng, None, history, 1)
         return self
 
-    def _run(self, X, Y, sw, P, loss, rng, validation, history, epochs):
+    def _run(self, X, Y, sw, P, loss, rng, validation, history, epochs, row_parts=None):
         """Train ``P`` for ``epochs`` epochs after ``len(history)`` earlier ones; set the fitted
         attributes."""
         model = self._epochs(X, Y, sw, P, loss)
+        if row_parts is not None:
+            model.parts = data_parts(model.data, row_parts)
         result = train(model, X.shape[0], **self._train_options(P, epochs, rng, validation,
                                                              len(history)))
         self._record(P, result, history, validation)
@@ -292,14 +332,22 @@ class ClassifierTargets:
             unknown = ~np.isin(y, self.classes_)
             if unknown.any():
                 raise ValueError(f"y holds labels not in classes: {np.unique(y[unknown])!r}.")
+        Y = self._encode(y, dtype)
+        return Y, self._loss_code(Y.shape[1]), self._class_weights(y)
+
+    def _loss_code(self, k):
+        return losses.code(self.loss, k)
+
+    def _encode(self, y, dtype):
+        """The target rows of labels ``y``, all in ``classes_``: one output (1 for the second class)
+        for two classes, else one-hot rows."""
         k = len(self.classes_)
         if k == 2:
             # a comparison, not an index array: for a million rows a 1 MB mask, not 8 MB of indices
-            Y = (y == self.classes_[1]).astype(dtype).reshape(-1, 1)
-        else:
-            Y = np.zeros((len(y), k), dtype=dtype)
-            Y[np.arange(len(y)), np.searchsorted(self.classes_, y)] = 1
-        return Y, losses.code(self.loss, Y.shape[1]), self._class_weights(y)
+            return (y == self.classes_[1]).astype(dtype).reshape(-1, 1)
+        Y = np.zeros((len(y), k), dtype=dtype)
+        Y[np.arange(len(y)), np.searchsorted(self.classes_, y)] = 1
+        return Y
 
     def _class_weights(self, y):
         """Each row's class weight, or None without ``class_weight``."""
@@ -365,7 +413,11 @@ COMMON_PARAMETERS = """\
     warm_start : bool
         ``fit`` continues from the previous fit: its weights, optimizer state, learning rate and
         epoch count (``epochs`` more epochs; ``loss_history_`` grows).
-{backend}    random_state : int, RandomState or None
+{backend}    sync_rows : int or None
+        On a dask array, mini-batch and SGD train by local SGD: each worker trains its own copy
+        of the model on this many of its rows, then the copies are averaged (weighted by rows).
+        None: 262,144.
+    random_state : int, RandomState or None
         Seeds {seeded}; the same seed and backend give the same model bit for bit.
     verbose : bool or int
         Show a progress bar with the current loss.

@@ -47,8 +47,14 @@ class Epochs:
     - ``validation_loss(X, Y, sw)``: the mean weighted loss on held-out rows.
 
     ``make_model(P, alpha, decay)`` builds the family's kernel tuple; AdamW's penalty is a decay of
-    the weights, not a term of the gradient, so it goes to ``decay``.
+    the weights, not a term of the gradient, so it goes to ``decay``. ``kernels`` is the family's
+    kernel module, whose ``parts_gradient`` and ``full_batch_step`` take a full batch over explicit
+    parts: ``parts`` (a typed list of ``Data``, see ``data.data_parts``) when set, and a dask
+    cluster's chunks (:mod:`fastgd._dask`).
     """
+
+    kernels = None
+    parts = None
 
     def __init__(self, backend, data, P, state, make_model, *, optimizer, hyper, alpha):
         self.backend, self.data, self.params, self.state = backend, data, P, state
@@ -56,12 +62,30 @@ class Epochs:
         decoupled = optim.OPTIMIZERS[optimizer].decoupled
         self.model = make_model(P, 0.0 if decoupled else alpha, alpha if decoupled else 0.0)
 
+    def new_order(self, n):
+        """The order of the rows that :meth:`run` takes, ``train`` shuffles."""
+        return np.arange(n, dtype=np.int64)
+
     def run(self, order, batch, lr, schedule, schedule_hyper):
         """One epoch over ``order``, ``batch`` rows per update."""
+        if self.parts is not None and batch >= len(order):
+            partial, G = self.kernels.parts_gradient(self.parts, self.model)
+            return self.full_batch_step(partial, G, len(order), lr, schedule, schedule_hyper)
         total, self.state.step = self.backend.epoch(
-            self.data, order, self.model, Update(self.optimizer, self.state.S, self.hyper),
-            Rate(schedule, lr, schedule_hyper), batch, self.state.step, self.backend.threads())
+            self.data, order, self.model, self._update(), Rate(schedule, lr, schedule_hyper), batch,
+            self.state.step, self.backend.threads())
         return total
+
+    def full_batch_step(self, partial, G, n_rows, lr, schedule, schedule_hyper):
+        """The step of a full batch of ``n_rows`` rows from its parts' loss sums ``partial`` and
+        gradient sums ``G`` (added in part order); returns the loss sum."""
+        total, self.state.step = self.kernels.full_batch_step(
+            partial, G, self.model, self._update(), Rate(schedule, lr, schedule_hyper),
+            self.state.step, n_rows)
+        return total
+
+    def _update(self):
+        return Update(self.optimizer, self.state.S, self.hyper)
 
 
 @dataclass
@@ -137,7 +161,7 @@ def train(model, n, schedule, stopping, *, epochs, batch_size, shuffle, rng, cal
     """
     batch = n if batch_size is None else min(batch_size, n)
     n_batches = -(-n // batch)
-    order = np.arange(n, dtype=np.int64)
+    order = model.new_order(n)
     P = model.params
     result = TrainResult([])
     history, validation_history = result.loss_history, result.validation_loss_history

@@ -9,8 +9,9 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import backends
 from ._base import (CLASS_WEIGHT_PARAMETER, COMMON_ATTRIBUTES, COMMON_PARAMETERS, COMMON_DEFAULTS,
-                    BaseGD, ClassifierTargets, keyword_init, validate_input)
+                    BaseGD, ClassifierTargets, dask_rows, keyword_init, validate_input)
 from ._driver import Epochs
+from ._kernels import linear as linear_kernels
 from ._kernels import losses, optim
 from ._kernels.data import Data, kernel_data, squared_row_norms
 from ._kernels.linear import Linear, _loss_gradient, loss_gradient, scratch
@@ -54,6 +55,8 @@ def mean_loss(backend, data, P, loss):
 
 class LinearEpochs(Epochs):
     """Epochs of a linear model ``P`` (k, d + 1) on ``X``, ``Y``, ``sw`` (see :class:`Epochs`)."""
+
+    kernels = linear_kernels
 
     def __init__(self, backend, X, Y, sw, P, state, *, loss, optimizer, hyper, alpha,
                  fit_intercept):
@@ -173,12 +176,19 @@ class GDRegressor(RegressorMixin, _BaseGD):
         return self._partial_fit(X, y, None, sample_weight)
 
     def _targets(self, y, dtype, first_call, classes=None):
-        return y.astype(dtype).reshape(-1, 1), losses.code(self.loss), None
+        return self._encode(y, dtype), self._loss_code(1), None
+
+    def _encode(self, y, dtype):
+        return y.astype(dtype).reshape(-1, 1)
+
+    def _loss_code(self, k):
+        return losses.code(self.loss)
 
     @staticmethod
     def _coef_shape(k, d):
         return (d,)
 
+    @dask_rows
     def predict(self, X):
         """Return ``X @ coef_ + intercept_``, shape (n_samples,)."""
         return self._forward(X, losses.IDENTITY)[:, 0]
@@ -229,12 +239,14 @@ class GDClassifier(ClassifierMixin, ClassifierTargets, _BaseGD):
     def _coef_shape(k, d):
         return (k, d)
 
+    @dask_rows
     def decision_function(self, X):
         """Return the scores ``X @ coef_.T + intercept_``: (n_samples,) for two classes, else
         (n_samples, n_classes)."""
         scores = self._forward(X, losses.IDENTITY)
         return scores[:, 0] if scores.shape[1] == 1 else scores
 
+    @dask_rows
     def predict(self, X):
         """Return the class of each row: positive score for two classes, else the highest score."""
         scores = self.decision_function(X)
@@ -242,6 +254,7 @@ class GDClassifier(ClassifierMixin, ClassifierTargets, _BaseGD):
         return self.classes_[index]
 
     @available_if(_has_proba)
+    @dask_rows
     def predict_proba(self, X):
         """Return class probabilities, shape (n_samples, n_classes): the sigmoid of the score for two
         classes; the softmax for ``log_loss`` with more; normalised one-vs-rest sigmoids otherwise."""
@@ -256,6 +269,7 @@ class GDClassifier(ClassifierMixin, ClassifierTargets, _BaseGD):
         return p / p.sum(axis=1, keepdims=True)
 
     @available_if(_has_proba)
+    @dask_rows
     def predict_log_proba(self, X):
         """Return the logarithm of :meth:`predict_proba`."""
         return np.log(self.predict_proba(X))

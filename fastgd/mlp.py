@@ -16,7 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import backends
 from ._base import (CLASS_WEIGHT_PARAMETER, COMMON_ATTRIBUTES, COMMON_DEFAULTS, COMMON_PARAMETERS,
-                    BaseGD, ClassifierTargets, keyword_init, validate_input)
+                    BaseGD, ClassifierTargets, dask_rows, keyword_init, validate_input)
 from ._driver import Epochs
 from ._kernels import losses, mlp, optim
 from ._kernels.data import Data
@@ -51,6 +51,8 @@ def initial_weights(init, fan_in, fan_out, rng):
 
 class MLPEpochs(Epochs):
     """Epochs of a network, the flat ``P``, on ``X``, ``Y``, ``sw`` (see :class:`Epochs`)."""
+
+    kernels = mlp
 
     def __init__(self, backend, X, Y, sw, P, state, *, sizes, activation, loss, optimizer, hyper,
                  alpha):
@@ -217,6 +219,7 @@ class MLPClassifier(ClassifierMixin, ClassifierTargets, _BaseMLP):
         super()._set_params(P)
         self.out_activation_ = "logistic" if self.n_outputs_ == 1 else "softmax"
 
+    @dask_rows
     def predict(self, X):
         """Return the class of each row: the second class where the sigmoid output exceeds 1/2,
         else the class of the highest softmax output."""
@@ -224,6 +227,7 @@ class MLPClassifier(ClassifierMixin, ClassifierTargets, _BaseMLP):
         index = (scores[:, 0] > 0).astype(int) if scores.shape[1] == 1 else scores.argmax(axis=1)
         return self.classes_[index]
 
+    @dask_rows
     def predict_proba(self, X):
         """Return class probabilities, shape (n_samples, n_classes)."""
         check_is_fitted(self)
@@ -232,6 +236,7 @@ class MLPClassifier(ClassifierMixin, ClassifierTargets, _BaseMLP):
             return np.column_stack([1 - p, p])
         return self._output(X, losses.SOFTMAX)
 
+    @dask_rows
     def predict_log_proba(self, X):
         """Return the logarithm of :meth:`predict_proba`."""
         return np.log(self.predict_proba(X))
@@ -271,12 +276,19 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         return {"y_numeric": True, "multi_output": True}
 
     def _targets(self, y, dtype, first_call, classes=None):
-        return y.astype(dtype).reshape(len(y), -1), losses.SQUARED_ERROR, None
+        return self._encode(y, dtype), self._loss_code(1), None
+
+    def _encode(self, y, dtype):
+        return y.astype(dtype).reshape(len(y), -1)
+
+    def _loss_code(self, k):
+        return losses.SQUARED_ERROR
 
     def _set_params(self, P):
         super()._set_params(P)
         self.out_activation_ = "identity"
 
+    @dask_rows
     def predict(self, X):
         """Return the network's output: (n_samples,) for one target, else (n_samples, n_targets)."""
         Z = self._output(X, losses.IDENTITY)

@@ -66,6 +66,27 @@ def kernel_data(data):
     return data if not sp.issparse(data.X) else Data(kernel_input(data.X), data.Y, data.sw)
 
 
+def data_parts(data, part_rows):
+    """The rows of ``data`` as consecutive parts of ``part_rows`` rows each (a sequence of ints
+    summing to the number of rows): a numba typed list of :class:`Data` views, no copy, which the
+    full-batch parts kernels take (a dask worker's list of its chunks has the same type)."""
+    part_rows = [int(m) for m in part_rows]
+    n = data.Y.shape[0]
+    if any(m < 0 for m in part_rows) or sum(part_rows) != n:
+        raise ValueError(f"the parts' row counts {part_rows} must be >= 0 and add up to the {n} "
+                         "rows.")
+    bounds = np.cumsum([0] + part_rows)
+    return parts_list([kernel_data(Data(data.X[lo:hi], data.Y[lo:hi], data.sw[lo:hi]))
+                       for lo, hi in zip(bounds[:-1], bounds[1:])])
+
+
+def parts_list(parts):
+    """A numba typed list of the :class:`Data` tuples ``parts`` (all of one type)."""
+    from numba.typed import List
+
+    return List(parts)
+
+
 def check_csr(X):
     """Raise a ValueError naming the problem when the CSR matrix ``X`` has a broken structure:
     ``indptr`` not starting at 0, decreasing, or not ending at the number of stored values, or a

@@ -114,11 +114,11 @@ def run_epoch(data, order, model, update_, rate, batch_size, step, n_threads):
     """
     X, Y, sw = data
     P, loss, fit_intercept, alpha, decay = model
-    n = X.shape[0]
+    n = len(order)
     total = 0.0
     for lo in range(0, n, batch_size):
         rows = order[lo:lo + batch_size]
-        if rows.size == n:  # full batch: the order only changes rounding, so skip the copy of X
+        if rows.size == X.shape[0]:  # full batch: the order only changes rounding, so skip the copy of X
             batch_loss, G = loss_gradient(data, P, loss)
         else:
             batch_loss, G = loss_gradient(Data(X[rows], Y[rows], sw[rows]), P, loss)
@@ -636,6 +636,77 @@ def _compiled_epoch(batches, threaded):
 
 _run_epoch = _compiled_epoch(_run_batches, threaded=False)
 _run_epoch_parallel = _compiled_epoch(_run_batches_parallel, threaded=True)
+
+
+def _parts_gradient_body(parts, P, loss, G, partial):
+    """``G[t]`` = the weighted gradient sum and ``partial[t]`` the weighted loss sum of all rows of
+    ``parts[t]``, one part per iteration of a parallel loop: a full batch's gradient over explicit
+    parts. ``parts`` is a typed list of :class:`~fastgd._kernels.data.Data`: views of one array's
+    row ranges in-process, or the chunks a dask worker holds, which then give the same sums bit
+    for bit. Each part is summed as the parallel epoch sums a thread's part."""
+    k, d1 = P.shape
+    for t in prange(len(parts)):
+        part = parts[np.int64(t)]
+        n_t = part.Y.shape[0]
+        G_part = np.zeros((k, d1), dtype=G.dtype)
+        buf = np.empty((1, 7, BLOCK_ROWS * k), dtype=P.dtype)
+        blocks = _blocks(buf, 0)
+        if n_t == 0:
+            partial[t] = 0.0
+        elif storage_order_rows(part.X):
+            partial[t] = _whole_rows(part, 0, n_t, P, loss, G_part, blocks)
+        else:
+            part_loss, pending = _accumulate_call(part, np.arange(n_t), 0, n_t, P, loss, G_part,
+                                                  blocks, 0)
+            partial[t] = part_loss + _flush_losses(loss, blocks, pending, k)
+        for c in range(k):
+            for j in range(d1):
+                G[t, c, j] = G_part[c, j]
+
+
+_parts_gradient = jit_parallel(_parts_gradient_body, "_parts_gradient")
+
+
+@jit
+def _full_batch_step(G, partial, model, update_, rate, step, n_rows):
+    """The step of a full batch from its parts' sums (:func:`_parts_gradient`): the losses and
+    gradients added in part order, then the mean, the L2 term, the decay and the optimizer's
+    update, as in :func:`_batches_body`. Returns ``(loss sum, step)``."""
+    P, loss, fit_intercept, alpha, decay = model
+    k, d1 = P.shape
+    total = 0.0
+    for t in range(partial.size):
+        total += partial[t]
+    G0 = G[0]
+    for t in range(1, G.shape[0]):
+        for c in range(k):
+            for j in range(d1):
+                G0[c, j] += G[t, c, j]
+    _finish_gradient(G0, P, n_rows, alpha, fit_intercept)
+    step += 1
+    lr = _step_rate(rate.schedule, rate.lr, step, rate.hyper)
+    if decay != 0:
+        shrink = 1 - lr * decay
+        for c in range(k):
+            for j in range(d1 - 1):
+                P[c, j] *= shrink
+    _update(update_.opt, P.reshape(-1), G0.reshape(-1), update_.S, step, lr, update_.hyper)
+    return total, step
+
+
+def parts_gradient(parts, model):
+    """Return ``(partial, G)``: each part's weighted loss sum (n_parts,) and gradient sum
+    (n_parts, k, d + 1) at ``model.P`` (``parts`` a typed list of ``Data``)."""
+    G = np.empty((len(parts),) + model.P.shape, dtype=model.P.dtype)
+    partial = np.empty(len(parts))
+    _parts_gradient(parts, model.P, model.loss, G, partial)
+    return partial, G
+
+
+def full_batch_step(partial, G, model, update_, rate, step, n_rows):
+    """:func:`_full_batch_step` behind the check of its codes."""
+    optim.check_code(update_.opt)
+    return _full_batch_step(G, partial, model, update_, rate, step, n_rows)
 
 
 def _local_sgd_body(data, order, model, update_, rate, batch_size, step, n_threads):

@@ -194,7 +194,7 @@ def run_epoch(data, order, net, update_, rate, batch_size, step, n_threads):
     """
     X, Y, sw = data
     P, sizes, activation, loss, alpha, decay = net
-    n = X.shape[0]
+    n = len(order)
     total = 0.0
     for lo in range(0, n, batch_size):
         rows = order[lo:lo + batch_size]
@@ -699,6 +699,68 @@ def _compiled_epoch(kernel):
 
 _run_epoch = optim.checked(_compiled_epoch(_run_epoch_compiled))
 _run_epoch_parallel = optim.checked(_compiled_epoch(_run_epoch_parallel_compiled))
+
+
+def _parts_gradient_body(parts, net, G, partial):
+    """``G[t]`` = the weighted gradient sum and ``partial[t]`` the weighted loss sum of all rows of
+    ``parts[t]`` (a typed list of ``Data``), one part per iteration of a parallel loop: a full
+    batch over explicit parts, the same sums in-process (views of row ranges) and on a dask worker
+    (its chunks). See ``linear._parts_gradient_body``."""
+    P, sizes, activation, loss, alpha, decay = net
+    for t in prange(len(parts)):
+        part = parts[np.int64(t)]
+        n_t = part.Y.shape[0]
+        width = input_width(part.X, sizes)
+        work = np.empty((sizes.size + 4, BLOCK_ROWS * width), dtype=P.dtype)
+        nz = np.empty(width, dtype=np.int64)
+        G_t = G[t]
+        _zero(G_t)
+        partial[t] = _accumulate(part, np.arange(n_t), 0, n_t, P, sizes, activation, loss, 1.0,
+                                 G_t, work, nz)
+
+
+_parts_gradient = jit_parallel(_parts_gradient_body, "_mlp_parts_gradient")
+
+
+@jit
+def _full_batch_step(G, partial, net, update_, rate, step, n_rows):
+    """The step of a full batch from its parts' sums: added in part order, then the mean, the L2
+    term, the decay and the optimizer's update. Returns ``(loss sum, step)``."""
+    P, sizes, activation, loss, alpha, decay = net
+    total = 0.0
+    for t in range(partial.size):
+        total += partial[t]
+    G0 = G[0]
+    for t in range(1, G.shape[0]):
+        _add_into(G0, G[t])
+    _scale(G0, 1.0 / n_rows)
+    w = 0
+    for l in range(sizes.size - 1):
+        n_w = sizes[l] * sizes[l + 1]
+        for j in range(w, w + n_w):
+            G0[j] += alpha * P[j]
+        w += n_w + sizes[l + 1]
+    step += 1
+    lr = _step_rate(rate.schedule, rate.lr, step, rate.hyper)
+    if decay != 0:
+        _scale_weights(P, sizes, 1 - lr * decay)
+    _update(update_.opt, P, G0, update_.S, step, lr, update_.hyper)
+    return total, step
+
+
+def parts_gradient(parts, net):
+    """Return ``(partial, G)``: each part's weighted loss sum (n_parts,) and gradient sum
+    (n_parts, n_params) at ``net.P`` (``parts`` a typed list of ``Data``)."""
+    G = np.empty((len(parts), net.P.size), dtype=net.P.dtype)
+    partial = np.empty(len(parts))
+    _parts_gradient(parts, net, G, partial)
+    return partial, G
+
+
+def full_batch_step(partial, G, net, update_, rate, step, n_rows):
+    """:func:`_full_batch_step` behind the check of its codes."""
+    optim.check_code(update_.opt)
+    return _full_batch_step(G, partial, net, update_, rate, step, n_rows)
 
 
 def _forward_body(X, P, sizes, activation, link, out, n_threads):

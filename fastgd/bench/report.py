@@ -13,7 +13,7 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from . import memory, textlike
+from . import distributed, memory, textlike
 from .cases import (COMPILED, PROBLEMS, REFERENCE, SWEEPS, TEXT_SGD_EPOCHS, TEXT_SWEEPS,
                     TWO_PRODUCTS, bytes_touched, design)
 from .machine import BUSY_CORES
@@ -67,6 +67,8 @@ class Results:
     memory: dict = field(default_factory=dict)
     text_memory: dict = field(default_factory=dict)
     startup: dict = field(default_factory=dict)
+    distributed: list = field(default_factory=list)
+    race: list = field(default_factory=list)
 
 
 def load(raw):
@@ -93,6 +95,10 @@ def load(raw):
                 "extra": extra["extra_bytes"], "csr": extra["csr_bytes"],
                 "allowance": extra["allowance_bytes"], "traced": extra["traced_bytes"],
                 "threads": extra["threads"]}
+        elif bench["group"] == "distributed epochs":
+            results.distributed.append(extra)
+        elif bench["group"] == "distributed time to loss":
+            results.race.append(extra)
         elif bench["group"] == "first fit in a fresh process":
             results.startup[extra["variant"]] = extra["warm_import_s"] + extra["warm_first_fit_s"]
     return data, results
@@ -136,6 +142,8 @@ def render(raw, out):
     lines += _sweeps(SWEEPS, "##", measured, results, out)
     sparse = _sparse(results, measured, out)
     lines += ["", *sparse] if sparse else []
+    distributed = _distributed(results)
+    lines += ["", *distributed] if distributed else []
     lines += ["", *_startup(data), "", "## Reproduce", "",
               "`fastgd bench` (this report), `fastgd bench --quick` (a quick one in "
               "`results/quick/`); the performance regression check and its CI set-up are described "
@@ -191,6 +199,108 @@ def _sparse(results, measured, out):
         *_text_memory(results),
         *_sweeps(TEXT_SWEEPS, "###", measured, results, out, prefix="text-like CSR: "),
     ]
+
+
+def _distributed(results):
+    """The "On a dask cluster" section: issue 14's epochs, their overhead, the scaling model and
+    the time to a loss against dask-ml (see ``fastgd/bench/distributed.py``)."""
+    if not (results.distributed or results.race):
+        return []
+    lines = [
+        "## On a dask cluster",
+        "",
+        f"Issue 14: `GDClassifier` on {distributed.FEATURES}-feature float64 dask arrays persisted "
+        f"on a `LocalCluster` of {distributed.WORKERS} worker processes x "
+        f"{distributed.WORKER_THREADS} thread, in chunks of up to {distributed.CHUNK_ROWS:,} rows, "
+        "beside the same epoch in-process on data of the same shape: `parallel` / `local_sgd` on "
+        "2 threads and the serial `numba`. Medians of repeated epochs after a warm-up (never "
+        "compilation). The split of a distributed epoch is from dask's task stream: compute is the "
+        "slower worker's time in its task, transfer the data moved, the rest scheduling, messages "
+        "and the client's step. Mini-batch epochs on the cluster are local SGD (each worker trains "
+        "its own copy over `sync_rows` = 262,144 of its rows between averages).",
+        "",
+    ]
+    rows = []
+    for e in sorted(results.distributed, key=lambda e: (e["batch"] is not None, e["rows"])):
+        rows.append({
+            "rows": f"{e['rows']:,}", "batch": _batch_name(e["batch"]),
+            "dask epoch": _time(e["dask_s"]), "compute": _time(e["compute_s"]),
+            "transfer": _time(e["transfer_s"]), "rest": _time(e["rest_s"]),
+            f"in-process {e['threaded']}": _time(e["threaded_s"]),
+            "in-process numba": _time(e["numba_s"]),
+            "dask / threaded": f"{e['dask_s'] / e['threaded_s']:.2f}x",
+        })
+    if rows:
+        lines += _table(rows, ordered=False)
+    full = sorted((e["rows"], e["dask_s"], e["threaded_s"]) for e in results.distributed
+                  if e["batch"] is None)
+    if len(full) >= 2:
+        (n0, t0, p0), (n1, t1, p1) = full[0], full[-1]
+        per_row = (t1 - t0) / (n1 - n0)
+        fixed = t0 - per_row * n0
+        local_per_row = (p1 - p0) / (n1 - n0)
+        lines += [
+            "",
+            f"Scaling model of a full-batch epoch, from the two sizes: on the cluster "
+            f"{fixed * 1e3:.1f} ms + {per_row * 1e9 * distributed.WORKERS:.2f} ns per row per "
+            f"worker / {distributed.WORKERS} workers; in-process {local_per_row * 1e9:.2f} ns per "
+            f"row on 2 threads. The fixed part (a task per worker, its messages, the client's "
+            "step) is paid once an epoch, so the cluster's epoch approaches its per-row cost as "
+            "rows grow; on separate machines each worker has its own memory bandwidth, so the "
+            "per-row part divides by the workers, where on this machine two workers share one.",
+        ]
+    if results.race:
+        target = results.race[0]
+        lines += [
+            "",
+            f"### Time to a training loss within {distributed.LOSS_TOLERANCE:g} of the optimum",
+            "",
+            f"{target['rows']:,} rows on the same cluster; optimum {target['optimum']:.6f} "
+            "(scikit-learn's `LogisticRegression(penalty=None)`), target "
+            f"{target['target']:.6f}. dask-ml's `LogisticRegression` (`C=1e12`, so no penalty) "
+            "fits with `max_iter` doubling until one reaches the target, timed alone; fastgd fits "
+            "epoch by epoch (`warm_start`) and its epochs' times add up. A solver that had not "
+            f"reached it after {target['budget_s']:.0f} s of fits shows as not reached.",
+            "",
+        ]
+        race = []
+        for e in results.race:
+            race.append({"fit": e["racer"],
+                         "time to target": "not reached" if e["seconds"] is None
+                         else _time(e["seconds"]),
+                         "iterations / epochs": str(e["iterations"]), "loss": f"{e['loss']:.6f}"})
+        lines += _table(race, ordered=False)
+    lines += ["", *_distributed_targets(results)]
+    return lines
+
+
+def _distributed_targets(results):
+    """Issue 14's two targets, judged from this run."""
+    rows = []
+    largest = max((e for e in results.distributed if e["batch"] is None),
+                  key=lambda e: e["rows"], default=None)
+    if largest is not None:
+        ratio = largest["dask_s"] / largest["threaded_s"]
+        rows.append({"target": "distributed full-batch epoch at most 1.25x the in-process "
+                               f"parallel one ({largest['rows']:,} rows)",
+                     "measured": f"{ratio:.2f}x", "met": "yes" if ratio <= 1.25 else "no"})
+    ours = [e["seconds"] for e in results.race
+            if not e["racer"].startswith("dask-ml") and e["seconds"] is not None]
+    peers = [e["seconds"] for e in results.race
+             if e["racer"].startswith("dask-ml") and e["seconds"] is not None]
+    if ours and any(e["racer"].startswith("dask-ml") for e in results.race):
+        best_peer = min(peers) if peers else None
+        speedup = best_peer / min(ours) if best_peer else None
+        rows.append({
+            "target": "time to the loss at least 5x faster than dask-ml's fastest solver",
+            "measured": f"{speedup:.1f}x" if speedup else
+            f"dask-ml did not reach it; fastgd {min(ours):.2f} s",
+            "met": "yes" if speedup is None or speedup >= 5 else "no"})
+    return ["### Targets of issue 14", "", *_table(rows, ordered=False)] if rows else []
+
+
+def _batch_name(batch):
+    return "full" if batch is None else str(batch)
 
 
 def _per_epoch(results):
