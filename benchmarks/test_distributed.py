@@ -88,7 +88,7 @@ def test_time_to_loss(benchmark, race, racer, request):
     def measure():
         if racer in dist.FASTGD_RACERS:
             measured.append(dist.fastgd_time_to_loss(X, y, dist.FASTGD_RACERS[racer], target,
-                                                     dist.MAX_EPOCHS[level]))
+                                                     dist.MAX_EPOCHS))
         else:
             measured.append(dist.peer_time_to_loss(X, y, racer.split()[1], target,
                                                    dist.PEER_SECONDS[level]))

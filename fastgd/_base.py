@@ -416,7 +416,7 @@ COMMON_PARAMETERS = """\
 {backend}    sync_rows : int or None
         On a dask array, mini-batch and SGD train by local SGD: each worker trains its own copy
         of the model on this many of its rows, then the copies are averaged (weighted by rows).
-        None: 262,144.
+        None: 1,048,576.
     random_state : int, RandomState or None
         Seeds {seeded}; the same seed and backend give the same model bit for bit.
     verbose : bool or int

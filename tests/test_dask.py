@@ -168,6 +168,7 @@ class BytesRead:
         self.tcp.read_bytes_rw = self.original
 
 
+@pytest.mark.filterwarnings("ignore:Sending large graph")  # the test data, embedded once
 @pytest.mark.parametrize("batch_size", [None, 8])
 def test_x_never_comes_to_the_client(client, batch_size):
     rng = np.random.default_rng(0)

@@ -13,8 +13,9 @@ against dask-ml's ``LogisticRegression``.
   optimum (scikit-learn's ``LogisticRegression(penalty=None)`` in-process, to 1e-10), on the same
   persisted arrays. dask-ml's solvers (``lbfgs``, ``admm``, ``gradient_descent``, with ``C`` so
   large that the penalty vanishes) are fit with ``max_iter`` doubling until a fit reaches it, and
-  the time of that fit counts; fastgd fits epoch by epoch (``warm_start``), its time summed until
-  the loss is reached. Each loss is computed on the cluster, outside the timing.
+  the time of that fit counts; fastgd fits once, a callback computing the loss after each epoch
+  (its own time taken out) and stopping the fit at the target. Each loss is computed on the
+  cluster.
 
 ``python -m fastgd.bench.distributed [--quick]`` prints the measurements; the suite
 (``benchmarks/test_distributed.py``) records them for the report.
@@ -37,13 +38,13 @@ LOSS_TOLERANCE = 1e-3
 #: A solver that has not reached the loss after this many seconds of fits is reported as such.
 PEER_SECONDS = {"quick": 30.0, "full": 240.0}
 PEER_SOLVERS = ("lbfgs", "admm", "gradient_descent")
-#: fastgd's fits in the race: full batch with Nesterov momentum at its "auto" step, and local SGD
-#: on mini-batches of 256 at its "auto" step, to at most this many epochs.
-FASTGD_RACERS = {
-    "fastgd full batch (nesterov)": dict(batch_size=None, optimizer="nesterov"),
-    "fastgd local SGD (batch 256)": dict(batch_size=BATCH),
-}
-MAX_EPOCHS = {"quick": 200, "full": 200}
+#: fastgd's fit in the race: local SGD on mini-batches of 256 at the "auto" step, to at most
+#: ``MAX_EPOCHS`` epochs. (Measured and left out: single rows at the "auto" step stall at 8% above
+#: the optimum, their noise floor; full batch at the "auto" step, which bounds every row's
+#: curvature, needs hundreds of epochs: issue 15's step from the mean loss's curvature is what it
+#: lacks.)
+FASTGD_RACERS = {"fastgd local SGD (batch 256)": dict(batch_size=BATCH)}
+MAX_EPOCHS = 20
 
 
 @contextmanager
@@ -100,6 +101,8 @@ def _epoch_call(epochs, n, batch):
     from fastgd._kernels import optim
 
     order = epochs.new_order(n)
+    if batch < n:  # as fit shuffles (the cluster's workers shuffle their own rows)
+        np.random.default_rng(0).shuffle(order)
     hyper = np.array([0.25, 1.0])
 
     def run():
@@ -194,20 +197,27 @@ def peer_time_to_loss(X, y, solver, target, budget):
 
 
 def fastgd_time_to_loss(X, y, options, target, max_epochs):
-    """``(seconds, epochs, loss)`` of a fastgd fit, epoch by epoch, to ``target``; seconds None if
+    """``(seconds, epochs, loss)`` of one fastgd fit to ``target``: a callback computes the loss
+    after each epoch (its own time taken out) and stops the fit once it is reached; seconds None if
     ``max_epochs`` epochs did not reach it."""
     from fastgd import GDClassifier
 
-    est = GDClassifier(epochs=1, warm_start=True, random_state=0, **options)
-    spent, loss = 0.0, math.inf
-    for epoch in range(1, max_epochs + 1):
+    reached, spent_outside, losses = [], [0.0], []
+
+    def check(epoch, _, est):
         start = time.perf_counter()
-        est.fit(X, y)
-        spent += time.perf_counter() - start
-        loss = cluster_loss(X, y, est.coef_, est.intercept_)
-        if loss <= target:
-            return spent, epoch, loss
-    return None, max_epochs, loss
+        losses.append(cluster_loss(X, y, est.coef_, est.intercept_))
+        spent_outside[0] += time.perf_counter() - start
+        if losses[-1] <= target:
+            reached.append(epoch + 1)
+            return True
+        return False
+
+    est = GDClassifier(epochs=max_epochs, random_state=0, callback=check, **options)
+    start = time.perf_counter()
+    est.fit(X, y)
+    seconds = time.perf_counter() - start - spent_outside[0]
+    return (seconds if reached else None), len(losses), losses[-1]
 
 
 def main(argv=None):
@@ -231,7 +241,7 @@ def main(argv=None):
         X, y = cluster_data(client, n)
         target = optimal_loss(X.compute(), y.compute()) * (1 + LOSS_TOLERANCE)
         for name, options in FASTGD_RACERS.items():
-            print(name, fastgd_time_to_loss(X, y, options, target, MAX_EPOCHS[level]))
+            print(name, fastgd_time_to_loss(X, y, options, target, MAX_EPOCHS))
         for solver in PEER_SOLVERS:
             print("dask-ml", solver, peer_time_to_loss(X, y, solver, target, PEER_SECONDS[level]))
 

@@ -217,7 +217,7 @@ def _distributed(results):
         "compilation). The split of a distributed epoch is from dask's task stream: compute is the "
         "slower worker's time in its task, transfer the data moved, the rest scheduling, messages "
         "and the client's step. Mini-batch epochs on the cluster are local SGD (each worker trains "
-        "its own copy over `sync_rows` = 262,144 of its rows between averages).",
+        "its own copy over `sync_rows` = 1,048,576 of its rows between averages).",
         "",
     ]
     rows = []
@@ -259,7 +259,8 @@ def _distributed(results):
             "(scikit-learn's `LogisticRegression(penalty=None)`), target "
             f"{target['target']:.6f}. dask-ml's `LogisticRegression` (`C=1e12`, so no penalty) "
             "fits with `max_iter` doubling until one reaches the target, timed alone; fastgd fits "
-            "epoch by epoch (`warm_start`) and its epochs' times add up. A solver that had not "
+            "once, stopped by a callback at the first epoch that reaches it (the callback's own "
+            "loss computation not counted). A solver that had not "
             f"reached it after {target['budget_s']:.0f} s of fits shows as not reached.",
             "",
         ]
