@@ -86,9 +86,7 @@ def _dask_input(X, y, sample_weight, multi_output):
         if v is None:
             out.append(None)
             continue
-        if not hasattr(v, "__dask_graph__"):
-            v = np.asarray(v)
-        v = _as_array(v, name) if hasattr(v, "__dask_graph__") else v
+        v = _as_array(v, name) if hasattr(v, "__dask_graph__") else np.asarray(v)
         if v.shape[0] != X.shape[0]:
             raise ValueError(f"{name} has {v.shape[0]} rows, X has {X.shape[0]}.")
         if isinstance(v, np.ndarray):
@@ -111,8 +109,8 @@ def _as_array(v, name):
 
 
 class Placement:
-    """Persisted X, y, weights, and which worker holds which row chunks: ``groups`` is a list of
-    ``(worker, chunk indices)``, in worker-address order."""
+    """Persisted X, y, weights, and which worker takes which row chunks: ``groups`` is a list of
+    ``(worker, chunk indices)`` (see :func:`_groups`)."""
 
     def __init__(self, client, X, y, sw):
         from distributed import wait
@@ -127,23 +125,26 @@ class Placement:
         self.groups = _groups(self.rows, client.who_has(self.futures[0]), self.futures[0],
                               sorted(client.scheduler_info()["workers"]))
 
-    def submit(self, fn, *args, worker, **kwargs):
+    def submit(self, fn, *args, worker):
         """``fn`` as one task on ``worker``, or on any worker if that one is gone."""
         workers = None if worker == "any" else [worker]
         return self.client.submit(fn, *args, workers=workers, allow_other_workers=True,
-                                  pure=False, **kwargs)
+                                  pure=False)
 
-    def per_worker(self, fn, *args, shards=None, **kwargs):
-        """``fn(shard or chunks, *args)`` on each worker; the results in worker order."""
-        futures = []
-        for g, (worker, chunks) in enumerate(self.groups):
-            if shards is not None:
-                first = shards[g]
-            else:
-                first = ([self.futures[0][i] for i in chunks], [self.futures[1][i] for i in chunks],
-                         [self.futures[2][i] for i in chunks] if self.has_sw else None, chunks)
-            futures.append(self.submit(fn, first, *args, worker=worker, **kwargs))
-        return self.gather(futures)
+    def chunks(self, g):
+        """Group ``g``'s chunks: the futures of their X, y and weights (None without), and their
+        indices."""
+        X, y, sw = self.futures
+        indices = self.groups[g][1]
+        return ([X[i] for i in indices], [y[i] for i in indices],
+                [sw[i] for i in indices] if self.has_sw else None, indices)
+
+    def per_group(self, fn, *args, shards=None):
+        """``fn(shards[g] or chunks(g), *args)`` as one task on each group's worker; the results in
+        group order."""
+        return self.gather([
+            self.submit(fn, shards[g] if shards is not None else self.chunks(g), *args,
+                        worker=worker) for g, (worker, _) in enumerate(self.groups)])
 
     def gather(self, futures):
         try:
@@ -195,7 +196,7 @@ def _flat(array):
 
 def _survey_all(placement, est, classifier):
     """Rows, labels and weight totals of every chunk, from one pass on the workers."""
-    stats = [s for group in placement.per_worker(_survey, classifier) for s in group]
+    stats = [s for group in placement.per_group(_survey, classifier) for s in group]
     stats.sort(key=lambda s: s["chunk"])
     return stats
 
@@ -264,17 +265,11 @@ def _setup(est, X, y, sample_weight, classes=None, first_call=True, dtype=None,
                              "positive weight.")
         factor = n / total
     validation = (est.validation_fraction, est.random_state) if holdout else None
-    shards = [placement.submit(_build_shard, placement_args, est, dtype, class_per, factor,
+    # futures, not results: each shard stays on its worker
+    shards = [placement.submit(_build_shard, placement.chunks(g), est, dtype, class_per, factor,
                                validation, worker=worker)
-              for (worker, _), placement_args in zip(placement.groups, _chunk_args(placement))]
+              for g, (worker, _) in enumerate(placement.groups)]
     return placement, shards, n, k, d, dtype, est._loss_code(k)
-
-
-def _chunk_args(placement):
-    f = placement.futures
-    for _, chunks in placement.groups:
-        yield ([f[0][i] for i in chunks], [f[1][i] for i in chunks],
-               [f[2][i] for i in chunks] if placement.has_sw else None, chunks)
 
 
 def fit(est, X, y, sample_weight, init):
@@ -338,7 +333,7 @@ def _set_learning_rate(est, model, loss):
         return
     # the "auto" step of every chunk's rows; the smallest is the step of all rows (it falls as its
     # bound on the curvature rises, and is computed the same way)
-    rates = [r for group in model.placement.per_worker(_auto_rates, est, loss, shards=model.shards)
+    rates = [r for group in model.placement.per_group(_auto_rates, est, loss, shards=model.shards)
              for r in group]
     est.learning_rate_ = min(rates)
 
@@ -377,7 +372,7 @@ class DaskEpochs(Epochs):
     def run(self, order, batch, lr, schedule, schedule_hyper):
         seed = int(self.est._rng.randint(np.iinfo(np.int32).max))
         if batch >= self.n:
-            groups = self.placement.per_worker(_gradient, self.est, self.params, self.model.loss,
+            groups = self.placement.per_group(_gradient, self.est, self.params, self.model.loss,
                                                shards=self.shards)
             parts = sorted((c, loss, G) for group in groups for c, loss, G in group)
             partial = np.array([loss for _, loss, _ in parts])
@@ -387,7 +382,7 @@ class DaskEpochs(Epochs):
                         for _, chunks in self.placement.groups)
         total = 0.0
         for r in range(-(-most_rows // self.sync_rows)):
-            results = self.placement.per_worker(
+            results = self.placement.per_group(
                 _train_round, self.est, self.params, self.state.S, self.state.step,
                 self.model.loss, r * self.sync_rows, self.sync_rows, batch,
                 (lr, schedule, schedule_hyper), seed if self.shuffle else None, shards=self.shards)
@@ -404,7 +399,7 @@ class DaskEpochs(Epochs):
         return total
 
     def validation_loss(self, validation):
-        groups = self.placement.per_worker(_validation_loss, self.est, self.params,
+        groups = self.placement.per_group(_validation_loss, self.est, self.params,
                                            self.model.loss, shards=self.shards)
         losses, rows = 0.0, 0
         for group in groups:
