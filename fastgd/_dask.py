@@ -9,7 +9,8 @@
   in-process fit would build them. The shards stay on their workers; nothing of X reaches the
   client.
 - An epoch sends only parameters out and sums back. Full batch: one task per worker, one
-  compiled call over its chunks (``parts_gradient``), returning each chunk's loss and gradient sum;
+  compiled call per chunk on the worker's threads (``parts_gradient``), returning each chunk's loss
+  and gradient sum;
   the client adds them in global chunk order and takes the step (``full_batch_step``), so the model
   is, bit for bit, the in-process fit with the chunks as its parts (``fit(..., row_parts=chunks)``).
   Mini-batch and SGD: local SGD with workers in place of threads (the ``local_sgd`` backend's
@@ -38,7 +39,7 @@ from sklearn.utils.class_weight import compute_class_weight
 
 from ._driver import Epochs, OptimizerState
 from ._kernels import optim
-from ._kernels.data import Data, parts_list
+from ._kernels.data import Data
 
 _KERNELS = threading.Lock()
 
@@ -420,22 +421,13 @@ class DaskEpochs(Epochs):
 
 class Shard:
     """A worker's row chunks as the kernels take them: ``train`` and ``validation`` are lists of
-    ``(chunk index, Data)``; ``parts()`` is the training chunks as the typed list that
-    ``parts_gradient`` takes (made on first use, not pickled)."""
+    ``(chunk index, Data)``."""
 
     def __init__(self, train, validation):
         self.train, self.validation = train, validation
-        self._parts = None
 
     def parts(self, which="train"):
-        if which == "validation":
-            return parts_list([data for _, data in self.validation])
-        if self._parts is None:
-            self._parts = parts_list([data for _, data in self.train])
-        return self._parts
-
-    def __getstate__(self):
-        return {"train": self.train, "validation": self.validation, "_parts": None}
+        return [data for _, data in getattr(self, which)]
 
 
 def _locked(fn):
@@ -525,9 +517,10 @@ def _auto_rates(shard, est, loss):
 
 @_locked
 def _gradient(shard, est, P, loss):
-    """Each training chunk's ``(index, loss sum, gradient sum)`` at ``P``: one compiled call."""
+    """Each training chunk's ``(index, loss sum, gradient sum)`` at ``P``: one compiled call a
+    chunk, on the worker's threads."""
     epochs = est._epochs(*_no_rows(shard), P, loss)
-    partial, G = epochs.kernels.parts_gradient(shard.parts(), epochs.model)
+    partial, G = epochs.kernels.parts_gradient(shard.parts(), epochs.model, _worker_threads())
     return [(c, partial[t], G[t]) for t, (c, _) in enumerate(shard.train)]
 
 
@@ -536,7 +529,8 @@ def _validation_loss(shard, est, P, loss):
     if not shard.validation:
         return []
     epochs = est._epochs(*_no_rows(shard), P, loss)
-    partial, _ = epochs.kernels.parts_gradient(shard.parts("validation"), epochs.model)
+    partial, _ = epochs.kernels.parts_gradient(shard.parts("validation"), epochs.model,
+                                               _worker_threads())
     return [(partial[t], len(data.sw)) for t, (_, data) in enumerate(shard.validation)]
 
 

@@ -49,8 +49,8 @@ class Epochs:
     ``make_model(P, alpha, decay)`` builds the family's kernel tuple; AdamW's penalty is a decay of
     the weights, not a term of the gradient, so it goes to ``decay``. ``kernels`` is the family's
     kernel module, whose ``parts_gradient`` and ``full_batch_step`` take a full batch over explicit
-    parts: ``parts`` (a typed list of ``Data``, see ``data.data_parts``) when set, and a dask
-    cluster's chunks (:mod:`fastgd._dask`).
+    parts: ``parts`` (a list of ``Data``, see ``data.data_parts``) when set, and a dask cluster's
+    chunks (:mod:`fastgd._dask`).
     """
 
     kernels = None
@@ -69,7 +69,8 @@ class Epochs:
     def run(self, order, batch, lr, schedule, schedule_hyper):
         """One epoch over ``order``, ``batch`` rows per update."""
         if self.parts is not None and batch >= len(order):
-            partial, G = self.kernels.parts_gradient(self.parts, self.model)
+            partial, G = self.kernels.parts_gradient(self.parts, self.model,
+                                                     self.backend.threads())
             return self.full_batch_step(partial, G, len(order), lr, schedule, schedule_hyper)
         total, self.state.step = self.backend.epoch(
             self.data, order, self.model, self._update(), Rate(schedule, lr, schedule_hyper), batch,

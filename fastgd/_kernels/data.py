@@ -68,23 +68,31 @@ def kernel_data(data):
 
 def data_parts(data, part_rows):
     """The rows of ``data`` as consecutive parts of ``part_rows`` rows each (a sequence of ints
-    summing to the number of rows): a numba typed list of :class:`Data` views, no copy, which the
-    full-batch parts kernels take (a dask worker's list of its chunks has the same type)."""
+    summing to the number of rows): a list of :class:`Data` views, no copy for dense ``X``, which
+    the full-batch parts kernels (``parts_gradient``) take as a dask worker's chunks."""
     part_rows = [int(m) for m in part_rows]
     n = data.Y.shape[0]
     if any(m < 0 for m in part_rows) or sum(part_rows) != n:
         raise ValueError(f"the parts' row counts {part_rows} must be >= 0 and add up to the {n} "
                          "rows.")
     bounds = np.cumsum([0] + part_rows)
-    return parts_list([kernel_data(Data(data.X[lo:hi], data.Y[lo:hi], data.sw[lo:hi]))
-                       for lo, hi in zip(bounds[:-1], bounds[1:])])
+    return [Data(data.X[lo:hi], data.Y[lo:hi], data.sw[lo:hi])
+            for lo, hi in zip(bounds[:-1], bounds[1:])]
 
 
-def parts_list(parts):
-    """A numba typed list of the :class:`Data` tuples ``parts`` (all of one type)."""
-    from numba.typed import List
+def for_each_part(run, n_parts, n_threads):
+    """``run(t)`` for each part ``t``, on up to ``n_threads`` Python threads: the compiled kernels
+    release the GIL, so serial kernels on different parts run at once, with no parallel build to
+    compile (a ``prange`` over the parts took about 25 s to compile per dtype) and without
+    entering numba's threading layer from several threads."""
+    if n_threads <= 1 or n_parts <= 1:
+        for t in range(n_parts):
+            run(t)
+        return
+    from concurrent.futures import ThreadPoolExecutor
 
-    return List(parts)
+    with ThreadPoolExecutor(min(n_threads, n_parts)) as pool:
+        list(pool.map(run, range(n_parts)))
 
 
 def check_csr(X):

@@ -40,6 +40,7 @@ from . import optim
 from .data import (
     Data,
     dense_type,
+    for_each_part,
     kernel_data,
     input_from_parts,
     input_parts,
@@ -638,33 +639,17 @@ _run_epoch = _compiled_epoch(_run_batches, threaded=False)
 _run_epoch_parallel = _compiled_epoch(_run_batches_parallel, threaded=True)
 
 
-def _parts_gradient_body(parts, P, loss, G, partial):
-    """``G[t]`` = the weighted gradient sum and ``partial[t]`` the weighted loss sum of all rows of
-    ``parts[t]``, one part per iteration of a parallel loop: a full batch's gradient over explicit
-    parts. ``parts`` is a typed list of :class:`~fastgd._kernels.data.Data`: views of one array's
-    row ranges in-process, or the chunks a dask worker holds, which then give the same sums bit
-    for bit. Each part is summed as the parallel epoch sums a thread's part."""
-    k, d1 = P.shape
-    for t in prange(len(parts)):
-        part = parts[np.int64(t)]
-        n_t = part.Y.shape[0]
-        G_part = np.zeros((k, d1), dtype=G.dtype)
-        buf = np.empty((1, 7, BLOCK_ROWS * k), dtype=P.dtype)
-        blocks = _blocks(buf, 0)
-        if n_t == 0:
-            partial[t] = 0.0
-        elif storage_order_rows(part.X):
-            partial[t] = _whole_rows(part, 0, n_t, P, loss, G_part, blocks)
-        else:
-            part_loss, pending = _accumulate_call(part, np.arange(n_t), 0, n_t, P, loss, G_part,
-                                                  blocks, 0)
-            partial[t] = part_loss + _flush_losses(loss, blocks, pending, k)
-        for c in range(k):
-            for j in range(d1):
-                G[t, c, j] = G_part[c, j]
-
-
-_parts_gradient = jit_parallel(_parts_gradient_body, "_parts_gradient")
+@jit
+def _part_gradient(part, P, loss, G):
+    """Set ``G`` (k, d + 1) to the weighted gradient sum of all rows of ``part`` (a ``Data``), in
+    storage order as the parallel epoch sums a thread's part; return their weighted loss sum."""
+    n = part.Y.shape[0]
+    buf = np.empty((1, 7, BLOCK_ROWS * P.shape[0]), dtype=P.dtype)
+    blocks = _blocks(buf, 0)
+    if storage_order_rows(part.X) and n > 0:
+        return _whole_rows(part, 0, n, P, loss, G, blocks)
+    total, pending = _accumulate_call(part, np.arange(n), 0, n, P, loss, G, blocks, 0)
+    return total + _flush_losses(loss, blocks, pending, P.shape[0])
 
 
 @jit
@@ -694,12 +679,20 @@ def _full_batch_step(G, partial, model, update_, rate, step, n_rows):
     return total, step
 
 
-def parts_gradient(parts, model):
-    """Return ``(partial, G)``: each part's weighted loss sum (n_parts,) and gradient sum
-    (n_parts, k, d + 1) at ``model.P`` (``parts`` a typed list of ``Data``)."""
-    G = np.empty((len(parts),) + model.P.shape, dtype=model.P.dtype)
+def parts_gradient(parts, model, n_threads=1):
+    """Return ``(partial, G)``: the weighted loss sum (n_parts,) and gradient sum
+    (n_parts, k, d + 1) of each part's rows at ``model.P``, one compiled call per part on up to
+    ``n_threads`` threads. ``parts`` is a list of ``Data``: row ranges of one array
+    (``data.data_parts``) or the chunks a dask worker holds, which give the same sums bit for
+    bit."""
+    P, loss = model.P, model.loss
+    G = np.empty((len(parts),) + P.shape, dtype=P.dtype)
     partial = np.empty(len(parts))
-    _parts_gradient(parts, model.P, model.loss, G, partial)
+
+    def one(t):
+        partial[t] = _part_gradient(kernel_data(parts[t]), P, loss, G[t])
+
+    for_each_part(one, len(parts), n_threads)
     return partial, G
 
 

@@ -51,8 +51,8 @@ from numba.extending import overload
 from ..config import MLP_BLOCK_ROWS as BLOCK_ROWS
 from ..config import jit, jit_parallel
 from . import optim
-from .data import (Data, csr_type, dense_type, input_from_parts, input_parts, kernel_data,
-                   kernel_input, row_copy)
+from .data import (Data, csr_type, dense_type, for_each_part, input_from_parts, input_parts,
+                   kernel_data, kernel_input, row_copy)
 from .losses import _apply_link, _loss_terms, _sigmoid, apply_link, loss_terms, sigmoid
 from .optim import _step_rate, _update, step_rate, update
 
@@ -701,25 +701,17 @@ _run_epoch = optim.checked(_compiled_epoch(_run_epoch_compiled))
 _run_epoch_parallel = optim.checked(_compiled_epoch(_run_epoch_parallel_compiled))
 
 
-def _parts_gradient_body(parts, net, G, partial):
-    """``G[t]`` = the weighted gradient sum and ``partial[t]`` the weighted loss sum of all rows of
-    ``parts[t]`` (a typed list of ``Data``), one part per iteration of a parallel loop: a full
-    batch over explicit parts, the same sums in-process (views of row ranges) and on a dask worker
-    (its chunks). See ``linear._parts_gradient_body``."""
+@jit
+def _part_gradient(part, net, G):
+    """Set ``G`` to the weighted gradient sum of all rows of ``part`` (a ``Data``); return their
+    weighted loss sum."""
     P, sizes, activation, loss, alpha, decay = net
-    for t in prange(len(parts)):
-        part = parts[np.int64(t)]
-        n_t = part.Y.shape[0]
-        width = input_width(part.X, sizes)
-        work = np.empty((sizes.size + 4, BLOCK_ROWS * width), dtype=P.dtype)
-        nz = np.empty(width, dtype=np.int64)
-        G_t = G[t]
-        _zero(G_t)
-        partial[t] = _accumulate(part, np.arange(n_t), 0, n_t, P, sizes, activation, loss, 1.0,
-                                 G_t, work, nz)
-
-
-_parts_gradient = jit_parallel(_parts_gradient_body, "_mlp_parts_gradient")
+    n = part.Y.shape[0]
+    width = input_width(part.X, sizes)
+    work = np.empty((sizes.size + 4, BLOCK_ROWS * width), dtype=P.dtype)
+    nz = np.empty(width, dtype=np.int64)
+    _zero(G)
+    return _accumulate(part, np.arange(n), 0, n, P, sizes, activation, loss, 1.0, G, work, nz)
 
 
 @jit
@@ -748,12 +740,17 @@ def _full_batch_step(G, partial, net, update_, rate, step, n_rows):
     return total, step
 
 
-def parts_gradient(parts, net):
+def parts_gradient(parts, net, n_threads=1):
     """Return ``(partial, G)``: each part's weighted loss sum (n_parts,) and gradient sum
-    (n_parts, n_params) at ``net.P`` (``parts`` a typed list of ``Data``)."""
+    (n_parts, n_params) at ``net.P``, one compiled call per part on up to ``n_threads`` threads
+    (``parts`` a list of ``Data``; see ``linear.parts_gradient``)."""
     G = np.empty((len(parts), net.P.size), dtype=net.P.dtype)
     partial = np.empty(len(parts))
-    _parts_gradient(parts, net, G, partial)
+
+    def one(t):
+        partial[t] = _part_gradient(kernel_data(parts[t]), net, G[t])
+
+    for_each_part(one, len(parts), n_threads)
     return partial, G
 
 
