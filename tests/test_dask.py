@@ -98,18 +98,29 @@ def test_full_batch_is_the_in_process_fit_with_the_chunks_as_parts(client, Estim
     assert on_dask.loss_history_[-1] < on_dask.loss_history_[0]
 
 
-def test_the_parts_are_those_of_the_parallel_backend(client):
-    # the in-process twin is the parallel backend's own full batch when the parts are its threads'
-    X, y = data()
-    make = lambda: GDClassifier(batch_size=None, epochs=3, backend="parallel")  # noqa: E731
+def test_the_parts_are_those_of_the_parallel_backend():
+    """The in-process twin is the parallel backend's own full batch when the parts are its
+    threads' (each at least MIN_ROWS_PER_THREAD rows); other parts change the rounding only."""
     import numba
 
-    halves = [N // 2, N - N // 2]
-    if numba.get_num_threads() == 2 and N // 2 >= 2048:
+    from fastgd.config import MIN_ROWS_PER_THREAD
+
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("needs two numba threads")
+    rng = np.random.default_rng(0)
+    n = 2 * MIN_ROWS_PER_THREAD + 1
+    X = rng.standard_normal((n, D))
+    y = rng.integers(0, 3, n)
+    make = lambda: GDClassifier(batch_size=None, epochs=3, backend="parallel")  # noqa: E731
+    threads = numba.get_num_threads()
+    numba.set_num_threads(2)
+    try:
+        halves = [n // 2, n - n // 2]
         assert_same_model(make()._fit(X, y, None, row_parts=halves), make().fit(X, y))
-    # and the parts change the rounding only
-    a, b = make()._fit(X, y, None, row_parts=CHUNKS), make().fit(X, y)
-    np.testing.assert_allclose(a.coef_, b.coef_, rtol=1e-12)
+        a, b = make()._fit(X, y, None, row_parts=[1000, 3000, n - 4000]), make().fit(X, y)
+        np.testing.assert_allclose(a.coef_, b.coef_, rtol=1e-12)
+    finally:
+        numba.set_num_threads(threads)
 
 
 def test_after_a_rebalance_and_with_weights(client):
