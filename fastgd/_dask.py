@@ -195,7 +195,7 @@ def _flat(array):
     return [by_key[k] for k in keys]
 
 
-def _survey_all(placement, est, classifier):
+def _survey_all(placement, classifier):
     """Rows, labels and weight totals of every chunk, from one pass on the workers."""
     stats = [s for group in placement.per_group(_survey, classifier) for s in group]
     stats.sort(key=lambda s: s["chunk"])
@@ -225,7 +225,7 @@ def _setup(est, X, y, sample_weight, classes=None, first_call=True, dtype=None,
         raise ValueError(f"X has {d} features, but {type(est).__name__} is expecting "
                          f"{est.n_features_in_} features as input.")
     placement = Placement(client, X, y, sw)
-    stats = _survey_all(placement, est, classifier)
+    stats = _survey_all(placement, classifier)
     if not all(s["finite"] for s in stats):
         bad = [s["chunk"] for s in stats if not s["finite"]]
         raise ValueError(f"Input contains NaN or infinity: X, y or sample_weight in the row chunks "
@@ -301,7 +301,8 @@ def _prepare(est, X, y, sample_weight, init):
     if not warm:
         _set_learning_rate(est, model, loss)
     history = list(est.loss_history_) if warm else []
-    validation = (model.validation,) if est.early_stopping else None
+    # the driver hands this to validation_loss; the held-out rows themselves are in the shards
+    validation = ("held-out rows",) if est.early_stopping else None
     return model, P, rng, validation, history
 
 
@@ -344,7 +345,6 @@ def _train(est, model, P, rng, validation, history, epochs):
 
     options = est._train_options(P, epochs, rng, validation, len(history))
     options["shuffle"] = False  # the workers shuffle their own rows (see DaskEpochs.run)
-    model.shuffle = est.shuffle
     result = train(model, model.n, **options)
     est._record(P, result, history, validation)
 
@@ -356,7 +356,6 @@ class DaskEpochs(Epochs):
     def __init__(self, est, placement, shards, P, loss, k, d, dtype):
         self.est, self.placement, self.shards = est, placement, shards
         self.n = sum(placement.rows)
-        self.shuffle = est.shuffle
         empty = (np.empty((0, d), dtype=dtype), np.empty((0, k), dtype=dtype),
                  np.empty(0, dtype=dtype))
         # the family's epochs on no rows: its model, optimizer state, penalty and steps
@@ -386,7 +385,7 @@ class DaskEpochs(Epochs):
             results = self.placement.per_group(
                 _train_round, self.est, self.params, self.state.S, self.state.step,
                 self.model.loss, r * self.sync_rows, self.sync_rows, batch,
-                (lr, schedule, schedule_hyper), seed if self.shuffle else None, shards=self.shards)
+                (lr, schedule, schedule_hyper), seed if self.est.shuffle else None, shards=self.shards)
             done = [(P_w, S_w, rows, loss, steps) for P_w, S_w, rows, loss, steps in results
                     if rows > 0]
             rows = sum(rows for _, _, rows, _, _ in done)
@@ -399,7 +398,7 @@ class DaskEpochs(Epochs):
             self.state.step += sum(steps for _, _, _, _, steps in done)
         return total
 
-    def validation_loss(self, validation):
+    def validation_loss(self, held_out):
         groups = self.placement.per_group(_validation_loss, self.est, self.params,
                                            self.model.loss, shards=self.shards)
         losses, rows = 0.0, 0
@@ -411,10 +410,6 @@ class DaskEpochs(Epochs):
             raise ValueError(f"early_stopping held out no rows of the {self.n}: raise "
                              "validation_fraction or give more rows.")
         return losses / rows
-
-    @property
-    def validation(self):
-        return "validation"  # the held-out rows are in the shards
 
 
 # --- on the workers -----------------------------------------------------------------------------
