@@ -69,10 +69,19 @@ def validate_input(estimator, X, y="no_validation", **options):
 #: The keyword parameters every estimator has, with their defaults, in the order of the signature.
 COMMON_DEFAULTS = dict(
     optimizer="sgd", learning_rate="auto", schedule="constant", epochs=100, batch_size=1,
-    shuffle=True, alpha=0.0, momentum=0.9, beta_1=0.9, beta_2=0.999, epsilon=1e-8, rho=0.9,
-    power_t=0.25, gamma=0.9, step_size=10, tol=None, n_iter_no_change=5, loss_threshold=None,
+    shuffle=True, alpha=0.0, momentum=0.9, beta_1=0.9, beta_2=0.999, rho=0.9, power_t=0.25, gamma=0.9, step_size=10, tol=None, n_iter_no_change=5, loss_threshold=None,
     early_stopping=False, validation_fraction=0.1, max_time=None, warm_start=False,
     backend="numba", sync_rows=None, random_state=None, verbose=False, callback=None)
+
+
+def with_defaults(defaults, after, **added):
+    """``defaults`` with ``added`` inserted after the key ``after``, in the signature's order."""
+    out = {}
+    for name, value in defaults.items():
+        out[name] = value
+        if name == after:
+            out.update(added)
+    return out
 
 
 def keyword_init(positional, keywords):
@@ -102,7 +111,8 @@ class BaseGD(BaseEstimator):
 
     A family sets ``_family`` (its name in :mod:`fastgd.backends`) and the constraint of its
     ``backend`` parameter, and defines ``_epochs`` (its :class:`fastgd._driver.Epochs`),
-    ``_initial_params``, ``_same_shape``, ``_set_params`` and ``_auto_learning_rate``; an estimator
+    ``_initial_params``, ``_same_shape``, ``_set_params``, and ``_curvature_stats`` and
+    ``_learning_rate_from`` for the "auto" step; an estimator
     defines ``_targets``.
     """
 
@@ -117,7 +127,6 @@ class BaseGD(BaseEstimator):
         "momentum": [Interval(Real, 0, 1, closed="left")],
         "beta_1": [Interval(Real, 0, 1, closed="left")],
         "beta_2": [Interval(Real, 0, 1, closed="left")],
-        "epsilon": [Interval(Real, 0, None, closed="neither")],
         "rho": [Interval(Real, 0, 1, closed="left")],
         "power_t": [Interval(Real, 0, None, closed="left")],
         "gamma": [Interval(Real, 0, 1, closed="right")],
@@ -146,7 +155,8 @@ class BaseGD(BaseEstimator):
         if is_dask(X):
             _dask().fit(self, X, y, sample_weight, init)
             return self
-        X, Y, sw, P, loss, rng, validation, history = self._prepare(X, y, sample_weight, **init)
+        X, Y, sw, P, loss, rng, validation, history = self._prepare(X, y, sample_weight,
+                                                                    row_parts=row_parts, **init)
         self._run(X, Y, sw, P, loss, rng, validation, history, self.epochs, row_parts=row_parts)
         return self
 
@@ -156,7 +166,7 @@ class BaseGD(BaseEstimator):
         X, Y, sw, P, loss, *_ = self._prepare(X, y, sample_weight, **init)
         return self._epochs(X, Y, sw, P, loss)
 
-    def _prepare(self, X, y, sample_weight, **init):
+    def _prepare(self, X, y, sample_weight, row_parts=None, **init):
         """Validate, then set up what ``fit`` trains: returns ``(X, Y, sw, P, loss, rng,
         validation, history)``."""
         X, y = validate_input(self, X, y, **self._y_options())
@@ -173,7 +183,7 @@ class BaseGD(BaseEstimator):
         if self.early_stopping:
             X, Y, sw, validation = self._split_validation(X, Y, sw, y, rng)
         if not warm:
-            self._set_learning_rate(X, sw, loss)
+            self._set_learning_rate(lambda: self._auto_learning_rate(X, sw, loss, row_parts))
         history = list(self.loss_history_) if warm else []
         return X, Y, sw, P, loss, rng, validation, history
 
@@ -191,7 +201,7 @@ class BaseGD(BaseEstimator):
             self._rng = check_random_state(self.random_state)
             P = self._initial_params(X.dtype, Y.shape[1], X.shape[1], warm=False)
             self._state = OptimizerState(optim.allocate_state(self._optimizer, P.size, X.dtype))
-            self._set_learning_rate(X, sw, loss)
+            self._set_learning_rate(lambda: self._auto_learning_rate(X, sw, loss))
             history = []
         else:
             if not self._same_shape(Y.shape[1], X.shape[1]):
@@ -220,7 +230,7 @@ class BaseGD(BaseEstimator):
         the schedule, the stopping rules, and the callback that sees the current parameters."""
         schedule = _OffsetSchedule(
             kind=self.schedule, lr=self.learning_rate_, power_t=self.power_t, gamma=self.gamma,
-            step_size=self.step_size, epochs=self.epochs, offset=offset)
+            step_size=self.step_size, epochs=self.epochs, alpha=float(self.alpha), offset=offset)
         stopping = Stopping(tol=self.tol, n_iter_no_change=self.n_iter_no_change,
                             loss_threshold=self.loss_threshold, max_time=self.max_time,
                             validation=validation)
@@ -251,15 +261,43 @@ class BaseGD(BaseEstimator):
     def _backend(self):
         return backends.get(self._family, self.backend)
 
+    #: The parameter holding the optimizers' epsilon: "epsilon" as in scikit-learn's MLP; the linear
+    #: models call it "eps" (torch's name), since scikit-learn's SGD gives "epsilon" to its losses.
+    _optimizer_epsilon = "epsilon"
+
     def _hyper(self):
         """The optimizers' hyper-parameters in the kernels' order (``optim.HYPER``)."""
-        return np.array([getattr(self, name) for name in optim.HYPER], dtype=np.float64)
+        names = [self._optimizer_epsilon if name == "epsilon" else name for name in optim.HYPER]
+        return np.array([getattr(self, name) for name in names], dtype=np.float64)
 
-    def _set_learning_rate(self, X, sw, loss):
-        if self.learning_rate == "auto":
-            self.learning_rate_ = self._auto_learning_rate(X, sw, loss)
-        else:
+    def _loss_epsilon(self):
+        """The epsilon of the loss (huber and the epsilon-insensitive losses)."""
+        return 0.0
+
+    def _set_learning_rate(self, auto):
+        """Set ``learning_rate_``; ``auto()`` computes the "auto" step when it is needed."""
+        if self.schedule == "optimal" and not self.alpha > 0:
+            raise ValueError("schedule='optimal' takes steps 1 / (alpha (t0 + t)), so it needs "
+                             "alpha > 0; set alpha (scikit-learn's default is 0.0001) or choose "
+                             "another schedule.")
+        if self.learning_rate != "auto":
             self.learning_rate_ = float(self.learning_rate)
+        elif self.schedule == "optimal":
+            # the first step of scikit-learn's 1 / (alpha (t0 + t - 1)): Bottou's heuristic
+            # alpha**-0.25 (scikit-learn divides it by max(1, dloss(-alpha**-0.25, 1)), which is 1
+            # for every loss here: each slopes down toward a positive target)
+            self.learning_rate_ = float(self.alpha) ** -0.25
+        else:
+            self.learning_rate_ = auto()
+
+    def _auto_learning_rate(self, X, sw, loss, row_parts=None):
+        """The "auto" step for rows ``X``, ``sw``, from the family's statistics of each part of
+        ``row_parts`` (a dask array's chunks give the same parts, :mod:`fastgd._dask`)."""
+        n = X.shape[0]
+        bounds = np.cumsum([0, *(row_parts if row_parts is not None else [n])])
+        stats = [self._curvature_stats(X[lo:hi], sw[lo:hi], n)
+                 for lo, hi in zip(bounds[:-1], bounds[1:])]
+        return self._learning_rate_from(stats, loss, n)
 
     def _sample_weight(self, sample_weight, X, class_sw):
         """Per-row weights, rescaled to average 1 so that the loss is the weighted mean
@@ -333,10 +371,11 @@ class ClassifierTargets:
             if unknown.any():
                 raise ValueError(f"y holds labels not in classes: {np.unique(y[unknown])!r}.")
         Y = self._encode(y, dtype)
-        return Y, self._loss_code(Y.shape[1]), self._class_weights(y)
+        return Y, self._loss(Y.shape[1]), self._class_weights(y)
 
-    def _loss_code(self, k):
-        return losses.code(self.loss, k)
+    def _loss(self, k):
+        """The :class:`fastgd._kernels.losses.Rule` trained for ``k`` outputs."""
+        return losses.rule(self.loss, k, self._loss_epsilon())
 
     def _encode(self, y, dtype):
         """The target rows of labels ``y``, all in ``classes_``: one output (1 for the second class)
@@ -344,9 +383,12 @@ class ClassifierTargets:
         k = len(self.classes_)
         if k == 2:
             # a comparison, not an index array: for a million rows a 1 MB mask, not 8 MB of indices
-            return (y == self.classes_[1]).astype(dtype).reshape(-1, 1)
-        Y = np.zeros((len(y), k), dtype=dtype)
-        Y[np.arange(len(y)), np.searchsorted(self.classes_, y)] = 1
+            Y = (y == self.classes_[1]).astype(dtype).reshape(-1, 1)
+        else:
+            Y = np.zeros((len(y), k), dtype=dtype)
+            Y[np.arange(len(y)), np.searchsorted(self.classes_, y)] = 1
+        if losses.on_signs(self.loss):  # a regression loss fits the scores to -1 and 1
+            Y = 2 * Y - 1
         return Y
 
     def _class_weights(self, y):
@@ -380,10 +422,15 @@ COMMON_PARAMETERS = """\
         The update rule, with torch.optim's equations (see ``fastgd._kernels.optim``). Its state
         (velocities, moments, step count) persists across epochs, ``warm_start`` and
         ``partial_fit``. With "adamw", ``alpha`` is a decoupled weight decay.
-    schedule : {{"constant", "invscaling", "exponential", "cosine", "step"}} or callable
+    schedule : {{"constant", "invscaling", "exponential", "cosine", "step", "optimal", \
+"adaptive"}} or callable
         Learning rate over time: invscaling ``lr / t**power_t`` at update ``t``; exponential
         ``lr * gamma**epoch``; cosine from ``lr`` to 0 over all updates of ``epochs`` epochs; step
-        ``lr * gamma**(epoch // step_size)``; a callable ``epoch -> learning rate`` (epochs from 0).
+        ``lr * gamma**(epoch // step_size)``; optimal (Bottou's, as scikit-learn's SGD)
+        ``1 / (alpha (t0 + t - 1))`` with the first step ``1 / (alpha t0)`` the learning rate
+        ("auto": ``alpha**-0.25``); adaptive ``lr``, divided by 5 each time the loss has not
+        improved by ``tol`` (0 when None) for ``n_iter_no_change`` epochs, stopping once it falls
+        under 1e-6; a callable ``epoch -> learning rate`` (epochs from 0).
     epochs : int
         Passes over the data.
     batch_size : int or None
@@ -393,9 +440,10 @@ COMMON_PARAMETERS = """\
         Visit rows in a new random order each epoch (mini-batch and SGD only).
     alpha : float >= 0
         L2 penalty ``alpha/2 ||W||^2`` on the weights (not the intercepts).
-    momentum, beta_1, beta_2, epsilon, rho : float
+    momentum, beta_1, beta_2, {optimizer_epsilon}, rho : float
         Hyper-parameters of the optimizers: momentum and nesterov's ``momentum``; adam's
-        ``beta_1``, ``beta_2``; the ``epsilon`` of adagrad, rmsprop and adam; rmsprop's decay ``rho``.
+        ``beta_1``, ``beta_2``; the ``{optimizer_epsilon}`` of adagrad, rmsprop and adam (default 1e-8);
+        rmsprop's decay ``rho``.
     power_t, gamma, step_size
         Hyper-parameters of the schedules.
     tol : float or None

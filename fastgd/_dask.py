@@ -270,7 +270,7 @@ def _setup(est, X, y, sample_weight, classes=None, first_call=True, dtype=None,
     shards = [placement.submit(_build_shard, placement.chunks(g), est, dtype, class_per, factor,
                                validation, worker=worker)
               for g, (worker, _) in enumerate(placement.groups)]
-    return placement, shards, n, k, d, dtype, est._loss_code(k)
+    return placement, shards, n, k, d, dtype, est._loss(k)
 
 
 def fit(est, X, y, sample_weight, init):
@@ -297,6 +297,7 @@ def _prepare(est, X, y, sample_weight, init):
     if not (warm and est._state.S.shape == fresh_state.shape
             and est._state.S.dtype == fresh_state.dtype):
         est._state = OptimizerState(fresh_state)
+    _check_local_sgd(est, n)
     model = DaskEpochs(est, placement, shards, P, loss, k, d, dtype)
     if not warm:
         _set_learning_rate(est, model, loss)
@@ -323,21 +324,31 @@ def partial_fit(est, X, y, classes, sample_weight):
             raise ValueError(f"y has {k} outputs or the parameters changed shape since the first "
                              "call to partial_fit; fit a new estimator.")
         P = est._initial_params(dtype, k, d, warm=True)
+    _check_local_sgd(est, n)
     model = DaskEpochs(est, placement, shards, P, loss, k, d, dtype)
     if first_call:
         _set_learning_rate(est, model, loss)
     _train(est, model, P, est._rng, None, [] if first_call else list(est.loss_history_), 1)
 
 
+def _check_local_sgd(est, n):
+    """Refuse what local SGD across workers cannot do: each round trains copies of the weights
+    and averages them, so an average over the updates has no single sequence of updates to follow."""
+    if getattr(est, "average", False) and est.batch_size is not None and est.batch_size < n:
+        raise ValueError("average is not available for mini-batch and SGD fits on a dask array, "
+                         "which train by local SGD (copies of the weights, averaged); use "
+                         "batch_size=None, or fit in-process.")
+
+
 def _set_learning_rate(est, model, loss):
-    if est.learning_rate != "auto":
-        est.learning_rate_ = float(est.learning_rate)
-        return
-    # the "auto" step of every chunk's rows; the smallest is the step of all rows (it falls as its
-    # bound on the curvature rises, and is computed the same way)
-    rates = [r for group in model.placement.per_group(_auto_rates, est, loss, shards=model.shards)
-             for r in group]
-    est.learning_rate_ = min(rates)
+    def auto():
+        # each chunk's statistics in chunk order, as an in-process fit with those row parts
+        stats = sorted((s for group in model.placement.per_group(
+            _curvature_stats, est, model.n, shards=model.shards) for s in group),
+            key=lambda s: s[0])
+        return est._learning_rate_from([s for _, s in stats], loss, model.n)
+
+    est._set_learning_rate(auto)
 
 
 def _train(est, model, P, rng, validation, history, epochs):
@@ -505,8 +516,8 @@ def _seed(random_state):
 
 
 @_locked
-def _auto_rates(shard, est, loss):
-    return [est._auto_learning_rate(data.X, data.sw, loss) for _, data in shard.train
+def _curvature_stats(shard, est, n):
+    return [(c, est._curvature_stats(data.X, data.sw, n)) for c, data in shard.train
             if len(data.sw)]
 
 

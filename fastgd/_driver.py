@@ -11,7 +11,12 @@ import numpy as np
 from ._kernels import optim
 from ._kernels.optim import Rate, Update
 
-SCHEDULES = ("constant", "invscaling", "exponential", "cosine", "step")
+SCHEDULES = ("constant", "invscaling", "exponential", "cosine", "step", "optimal", "adaptive")
+
+#: The "adaptive" schedule divides the rate by this when the loss stops improving, and stops
+#: training once the rate is below ``ADAPTIVE_MIN_RATE`` (scikit-learn's SGD).
+ADAPTIVE_DIVISOR = 5.0
+ADAPTIVE_MIN_RATE = 1e-6
 
 
 class DivergenceError(ValueError):
@@ -29,11 +34,13 @@ class DivergenceError(ValueError):
 
 @dataclass
 class OptimizerState:
-    """What an optimizer carries from one update to the next: ``S`` (n_slots, n_params) and the
-    number of updates taken."""
+    """What an optimizer carries from one update to the next: ``S`` (n_slots, n_params), the
+    number of updates taken, and a family's state beside the parameters (the linear models' L1
+    accumulators and average, see ``linear.penalty_state``), None until the family sets it."""
 
     S: np.ndarray
     step: int = 0
+    extra: tuple | None = None
 
 
 class Epochs:
@@ -61,6 +68,14 @@ class Epochs:
         self.optimizer, self.hyper, self.alpha = optimizer, hyper, alpha
         decoupled = optim.OPTIMIZERS[optimizer].decoupled
         self.model = make_model(P, 0.0 if decoupled else alpha, alpha if decoupled else 0.0)
+
+    def snapshot(self):
+        """A copy of what :meth:`restore` puts back: the parameters (early stopping keeps the best
+        epoch's)."""
+        return self.params.copy()
+
+    def restore(self, saved):
+        self.params[:] = saved
 
     def new_order(self, n):
         """The order of the rows that :meth:`run` takes, ``train`` shuffles."""
@@ -96,7 +111,9 @@ class Schedule:
     ``kind`` is one of ``SCHEDULES`` or a callable ``epoch -> learning rate`` (epochs from 0).
     exponential: ``lr * gamma**epoch``; step: ``lr * gamma**(epoch // step_size)``;
     invscaling: ``lr / t**power_t`` at update ``t``; cosine: from ``lr`` down to 0 over all the
-    updates of ``epochs`` epochs.
+    updates of ``epochs`` epochs; optimal: ``lr / (1 + alpha lr (t - 1))``, which is scikit-learn's
+    ``1 / (alpha (t0 + t - 1))`` with ``lr = 1 / (alpha t0)``; adaptive: ``lr``, divided by
+    ``ADAPTIVE_DIVISOR`` by :func:`train` each time the loss stops improving.
     """
 
     kind: object
@@ -105,10 +122,11 @@ class Schedule:
     gamma: float = 0.9
     step_size: int = 10
     epochs: int = 1
+    alpha: float = 0.0
 
     def for_epoch(self, epoch, n_batches):
         """Return ``(lr, kernel schedule code, kernel schedule hyper-parameters)``."""
-        per_step = np.array([self.power_t, max(1, self.epochs * n_batches)])
+        per_step = np.array([self.power_t, max(1, self.epochs * n_batches), self.alpha])
         if callable(self.kind):
             lr = float(self.kind(epoch))
             if not (math.isfinite(lr) and lr > 0):
@@ -119,6 +137,8 @@ class Schedule:
             return self.lr, optim.INVSCALING, per_step
         if self.kind == "cosine":
             return self.lr, optim.COSINE, per_step
+        if self.kind == "optimal":
+            return self.lr, optim.OPTIMAL, per_step
         if self.kind == "exponential":
             return self.lr * self.gamma**epoch, optim.CONSTANT, per_step
         if self.kind == "step":
@@ -166,8 +186,11 @@ def train(model, n, schedule, stopping, *, epochs, batch_size, shuffle, rng, cal
     P = model.params
     result = TrainResult([])
     history, validation_history = result.loss_history, result.validation_loss_history
-    best, stale, best_P = np.inf, 0, None
-    tol = stopping.tol if stopping.tol is not None else (0.0 if stopping.validation else None)
+    best, stale, best_saved = np.inf, 0, None
+    adaptive = schedule.kind == "adaptive"
+    tol = stopping.tol
+    if tol is None and (stopping.validation is not None or adaptive):
+        tol = 0.0
     started = time.perf_counter()
     progress = _progress_bar(epochs, name) if verbose else None
     for e in range(epochs):
@@ -201,7 +224,10 @@ def train(model, n, schedule, stopping, *, epochs, batch_size, shuffle, rng, cal
             if monitored < best:
                 best = monitored
                 if stopping.validation is not None:
-                    best_P = P.copy()
+                    best_saved = model.snapshot()
+            if adaptive and stale >= stopping.n_iter_no_change and schedule.lr > ADAPTIVE_MIN_RATE:
+                schedule.lr /= ADAPTIVE_DIVISOR
+                stale = 0
         if callback is not None and callback(e, value):
             result.stop_reason = "callback"
         elif stopping.loss_threshold is not None and value <= stopping.loss_threshold:
@@ -214,8 +240,8 @@ def train(model, n, schedule, stopping, *, epochs, batch_size, shuffle, rng, cal
             break
     if progress is not None:
         progress.close()
-    if best_P is not None:
-        P[:] = best_P
+    if best_saved is not None:
+        model.restore(best_saved)
     return result
 
 

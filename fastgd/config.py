@@ -50,6 +50,12 @@ LOCAL_SGD_SYNC_ROWS = 8192
 #: far from overflow here even in float32 (scikit-learn's ``WeightVector`` folds at the same point).
 FOLD_SCALE = 1e-9
 
+#: Batches of at least this many rows take the L1 penalty as a proximal step (soft-thresholding,
+#: exact for full batch); smaller ones, whose gradients are noisy enough that a weight soft-
+#: thresholded to zero is pushed off it at the next row, take scikit-learn's cumulative penalty,
+#: which remembers the penalty a weight has not yet had.
+PROX_L1_MIN_ROWS = 32
+
 #: SGD asks for the row this many rows ahead of the one it updates from: enough to cover a memory
 #: access (about 100 ns) at 30-60 ns a row; measured best at 8 on 100,000 x 32 and x 100.
 PREFETCH_ROWS = 8

@@ -24,11 +24,10 @@ from ._kernels.data import Data
 from ._kernels.linear import finish_gradient, loss_gradient
 from .linear import GDClassifier, GDRegressor, _BaseGD, _check_init
 
-#: estimator of each task in ``fastgd._kernels.losses``
-_ESTIMATORS = {"regressor": GDRegressor, "classifier": GDClassifier}
-
-#: loss name a user may pass -> estimator that trains it, from the losses table
-_LOSSES = {name: _ESTIMATORS[task] for task, names in losses.PUBLIC.items() for name in names}
+#: loss name a user may pass -> estimator that trains it, from the losses table (a regression
+#: loss stands for the regressor, though the classifier takes it too)
+_LOSSES = {**dict.fromkeys(losses.PUBLIC["classifier"], GDClassifier),
+           **dict.fromkeys(losses.PUBLIC["regressor"], GDRegressor)}
 
 
 class GradcheckResult(NamedTuple):
@@ -46,9 +45,10 @@ def gradcheck(estimator, X, y, *, coef=None, intercept=None, sample_weight=None,
     Parameters
     ----------
     estimator : GDClassifier, GDRegressor or str
-        Fitted or not; its ``loss``, ``alpha`` and ``fit_intercept`` define the objective. A loss
-        name ("squared_error", "log_loss", "hinge", "sigmoid_squared") stands for an estimator with
-        that loss and default parameters.
+        Fitted or not; its ``loss``, ``epsilon``, ``penalty``, ``alpha``, ``l1_ratio`` and
+        ``fit_intercept`` define the objective (the L1 part's subgradient is ``sign(w)``). A loss
+        name (any of the estimators', e.g. "squared_error", "log_loss", "hinge") stands for an
+        estimator with that loss and default parameters (the regressor for a regression loss).
     X : array-like of shape (n_samples, n_features)
     y : array-like of shape (n_samples,)
         Targets, or class labels for a classifier.
@@ -129,13 +129,15 @@ def _training_objective(estimator, X, y, sample_weight=None):
     Y, loss, class_sw = encoder._targets(y, np.float64, first_call=True)
     sw = encoder._sample_weight(sample_weight, X, class_sw)
     n = len(X)
-    alpha = float(estimator.alpha)
+    l2, l1 = estimator._penalties()
     data = Data(X, Y, sw)
 
     def objective(P):
         total, G = loss_gradient(data, P, loss)
-        finish_gradient(G, P, n, alpha, estimator.fit_intercept)
-        return total / n + 0.5 * alpha * float(np.sum(P[:, :-1] ** 2)), G
+        finish_gradient(G, P, n, l2, estimator.fit_intercept)
+        W = P[:, :-1]
+        G[:, :-1] += l1 * np.sign(W)
+        return total / n + 0.5 * l2 * float(np.sum(W ** 2)) + l1 * float(np.abs(W).sum()), G
 
     return objective, (Y.shape[1], X.shape[1])
 

@@ -7,16 +7,17 @@ kernels of ``fastgd._kernels.mlp``. All of a network's weights and biases live i
 that the optimizer updates in place.
 """
 
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
-from sklearn.utils._param_validation import StrOptions
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from . import backends
 from ._base import (CLASS_WEIGHT_PARAMETER, COMMON_ATTRIBUTES, COMMON_DEFAULTS, COMMON_PARAMETERS,
-                    BaseGD, ClassifierTargets, dask_rows, keyword_init, validate_input)
+                    BaseGD, ClassifierTargets, dask_rows, keyword_init, validate_input,
+                    with_defaults)
 from ._driver import Epochs
 from ._kernels import losses, mlp, optim
 from ._kernels.data import Data
@@ -24,7 +25,8 @@ from ._kernels.data import Data
 INITS = ("glorot", "he", "unit_norm")
 
 #: The networks' defaults where they differ from the linear models'.
-_MLP_DEFAULTS = {**COMMON_DEFAULTS, "optimizer": "adam", "epochs": 200, "batch_size": 32}
+_MLP_DEFAULTS = {**with_defaults(COMMON_DEFAULTS, "beta_2", epsilon=1e-8), "optimizer": "adam",
+                 "epochs": 200, "batch_size": 32}
 
 #: "auto" learning rate of plain SGD on a network: the loss of a network has no global curvature
 #: bound to derive a step from (unlike the linear models), so this is the customary default;
@@ -81,6 +83,7 @@ class _BaseMLP(BaseGD):
         "hidden_layer_sizes": ["array-like", Integral],
         "activation": [StrOptions(set(mlp.ACTIVATIONS))],
         "init": [StrOptions(set(INITS))],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
         "backend": [StrOptions(set(backends.MLP))],
     }
 
@@ -90,7 +93,10 @@ class _BaseMLP(BaseGD):
                          activation=mlp.ACTIVATIONS[self.activation], loss=loss,
                          optimizer=self._optimizer, hyper=self._hyper(), alpha=float(self.alpha))
 
-    def _auto_learning_rate(self, X, sw, loss):
+    def _curvature_stats(self, X, sw, n):
+        return None  # the step does not depend on the rows; see SGD_DEFAULT_RATE
+
+    def _learning_rate_from(self, stats, loss, n):
         rule = optim.OPTIMIZERS[self._optimizer]
         if rule.default_rate is not None:
             return rule.default_rate
@@ -161,7 +167,8 @@ _MLP_PARAMETERS = """\
         for adagrad and rmsprop, 0.001 for adam and adamw).
 """ + COMMON_PARAMETERS.format(backend=backends.parameter_doc("mlp"),
                                seeded="the initial weights, the shuffle and the validation split",
-                               weights="``coefs_`` and ``intercepts_``")
+                               weights="``coefs_`` and ``intercepts_``",
+                               optimizer_epsilon="epsilon")
 
 #: How the networks take sparse input, and what it costs; in both docstrings.
 _SPARSE_INPUT = """\
@@ -276,13 +283,13 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         return {"y_numeric": True, "multi_output": True}
 
     def _targets(self, y, dtype, first_call, classes=None):
-        return self._encode(y, dtype), self._loss_code(1), None
+        return self._encode(y, dtype), self._loss(1), None
 
     def _encode(self, y, dtype):
         return y.astype(dtype).reshape(len(y), -1)
 
-    def _loss_code(self, k):
-        return losses.SQUARED_ERROR
+    def _loss(self, k):
+        return losses.Rule(losses.SQUARED_ERROR)
 
     def _set_params(self, P):
         super()._set_params(P)

@@ -17,10 +17,13 @@ RTOL = {
 
 
 def assert_close(actual, desired, rtol):
-    """``actual`` equals ``desired`` within ``rtol`` relative to the largest magnitude in ``desired``
-    (elementwise relative error is meaningless for entries that cancel to ~0)."""
+    """``actual`` equals ``desired`` within ``rtol`` relative to the largest finite magnitude in
+    ``desired`` (elementwise relative error is meaningless for entries that cancel to ~0); infinite
+    entries must be equal."""
     actual, desired = np.asarray(actual), np.asarray(desired)
-    scale = max(1.0, float(np.abs(desired).max())) if desired.size else 1.0
+    finite = np.abs(desired[np.isfinite(desired)])
+    # (an infinite scale would make the tolerance infinite, and any numbers pass)
+    scale = max(1.0, float(finite.max())) if finite.size else 1.0
     np.testing.assert_allclose(actual, desired, rtol=rtol, atol=rtol * scale)
 
 
@@ -46,15 +49,28 @@ def bad_inputs():
 
 #: the losses' codes, and the dtypes every kernel is compiled for
 LOSS_CODES = list(range(len(losses.LOSSES)))
+#: the epsilon of huber and the epsilon-insensitive losses in the kernel tests: against scores and
+#: targets of order 1, some residuals fall inside it and some beyond
+LOSS_EPSILON = 0.5
 DTYPES = [np.float64, np.float32]
 #: momentum, beta_1, beta_2, epsilon, rho (``optim.HYPER``)
 HYPER = np.array([0.9, 0.8, 0.99, 1e-8, 0.9])
 
 
+def rule(code):
+    """The :class:`losses.Rule` the kernels take for the loss ``code``, with ``LOSS_EPSILON``."""
+    return losses.Rule(code, LOSS_EPSILON)
+
+
+def schedule_hyper(power_t, total_steps, alpha=0.0):
+    """The schedules' hyper-parameters of an ``optim.Rate``: ``[power_t, total_steps, alpha]``."""
+    return np.array([power_t, total_steps, alpha], dtype=np.float64)
+
+
 def make_targets(rng, n, k, loss):
-    """Targets of the right kind for ``loss``: values for squared error, one-hot rows for softmax,
-    ``{0, 1}`` per output for the other classification losses."""
-    if loss == losses.SQUARED_ERROR:
+    """Targets of the right kind for ``loss``: values for the regression losses, one-hot rows for
+    softmax, ``{0, 1}`` per output for the other classification losses."""
+    if losses.LOSSES[loss].task == "regressor":
         return rng.standard_normal((n, k))
     if loss == losses.SOFTMAX_LOG_LOSS:
         return np.eye(k)[rng.integers(0, k, n)]

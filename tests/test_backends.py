@@ -86,6 +86,6 @@ def test_epochs_for_sets_up_what_fit_trains():
     assert epochs.model.alpha == 0.0 and epochs.model.decay == 0.1
     before = epochs.params.copy()
     order = np.arange(60, dtype=np.int64)
-    total = epochs.run(order, 10, 0.01, 0, np.array([0.25, 1.0]))
+    total = epochs.run(order, 10, 0.01, 0, np.array([0.25, 1.0, 0.0]))
     assert np.isfinite(total) and not np.array_equal(epochs.params, before)
     assert epochs.state.step == 6

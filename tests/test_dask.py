@@ -78,6 +78,8 @@ FULL_BATCH = [
     (GDClassifier, dict(loss="sigmoid_squared", optimizer="adam", alpha=0.01), 4),
     (GDRegressor, dict(optimizer="nesterov", alpha=0.1), None),
     (GDRegressor, dict(optimizer="adamw", alpha=0.1, fit_intercept=False), None),
+    (GDClassifier, dict(loss="modified_huber", penalty="l1", alpha=0.01, average=2), 2),
+    (GDRegressor, dict(loss="huber", penalty="elasticnet", alpha=0.1, schedule="optimal"), None),
     (MLPClassifier, dict(hidden_layer_sizes=(5,), alpha=1e-3), 3),
     (MLPRegressor, dict(hidden_layer_sizes=(4, 3), activation="tanh", optimizer="sgd"), None),
 ]
@@ -111,7 +113,9 @@ def test_the_parts_are_those_of_the_parallel_backend():
     n = 2 * MIN_ROWS_PER_THREAD + 1
     X = rng.standard_normal((n, D))
     y = rng.integers(0, 3, n)
-    make = lambda: GDClassifier(batch_size=None, epochs=3, backend="parallel")  # noqa: E731
+    # a given step: the "auto" one sums each part's sample of rows, which changes its rounding
+    make = lambda: GDClassifier(batch_size=None, epochs=3, backend="parallel",  # noqa: E731
+                                learning_rate=0.5)
     threads = numba.get_num_threads()
     numba.set_num_threads(2)
     try:
@@ -332,6 +336,8 @@ def test_bad_input(client):
         GDClassifier().fit(Xd[Xd[:, 0] > 0], y)
     with pytest.raises(ValueError, match="Negative values"):
         GDClassifier().fit(*on_cluster(X, y), sample_weight=on_cluster(-np.ones(N))[0])
+    with pytest.raises(ValueError, match="average is not available for mini-batch"):
+        GDClassifier(average=True, batch_size=16).fit(*on_cluster(X, y))
 
 
 def test_no_client_is_a_clear_error(monkeypatch):

@@ -28,6 +28,22 @@ CASES = [  # (estimator or loss name, data)
     (GDClassifier(loss="hinge", fit_intercept=False), blobs(3)),
     ("sigmoid_squared", blobs(2)),
     (GDClassifier(loss="sigmoid_squared", alpha=0.1), blobs(3)),
+    ("perceptron", blobs(2)),
+    (GDClassifier(loss="perceptron", fit_intercept=False), blobs(3)),
+    ("squared_hinge", blobs(2)),
+    (GDClassifier(loss="squared_hinge", alpha=0.1), blobs(3)),
+    ("modified_huber", blobs(2)),
+    (GDClassifier(loss="modified_huber", class_weight="balanced"), blobs(3)),
+    # residuals of order 1 against epsilon 0.1 (the default), 0.5 and 1: both pieces of each loss
+    ("huber", regression_data()),
+    (GDRegressor(loss="huber", epsilon=1.0, alpha=0.2), regression_data()),
+    ("epsilon_insensitive", regression_data()),
+    (GDRegressor(loss="epsilon_insensitive", epsilon=0.5, fit_intercept=False), regression_data()),
+    ("squared_epsilon_insensitive", regression_data()),
+    (GDRegressor(loss="squared_epsilon_insensitive", epsilon=1.0), regression_data()),
+    # a regression loss in a classifier: fitted to targets -1 and 1
+    (GDClassifier(loss="huber", epsilon=0.5), blobs(2)),
+    (GDClassifier(loss="squared_epsilon_insensitive", epsilon=0.5), blobs(3)),
 ]
 
 

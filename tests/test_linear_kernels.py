@@ -26,7 +26,8 @@ from fastgd._kernels.linear import (
 from fastgd._kernels.optim import Rate, Update
 from fastgd.config import BLOCK_ROWS, FULL_BATCH_ROWS
 
-from .conftest import DTYPES, HYPER, LOSS_CODES, RTOL, assert_close, make_problem
+from .conftest import (DTYPES, HYPER, LOSS_CODES, LOSS_EPSILON, RTOL, assert_close, make_problem,
+                       rule, schedule_hyper)
 
 LOSSES = LOSS_CODES
 LINKS = [losses.IDENTITY, losses.SIGMOID, losses.SOFTMAX]
@@ -50,7 +51,7 @@ def test_forward_matches_reference(link, dtype, n, d, k, seed):
 
 def test_forward_functions_of_the_backends():
     X, _, _, P = make_problem(2, 3000, 6, 3, losses.SQUARED_ERROR, np.float64)
-    model = Linear(P, losses.SOFTMAX_LOG_LOSS, True, 0.0, 0.0)
+    model = Linear(P, rule(losses.SOFTMAX_LOG_LOSS), True, 0.0, 0.0)
     expected = linear.reference_forward(X, model, losses.SOFTMAX, 1)
     assert_close(expected, forward(X, P, losses.SOFTMAX), 0)
     for kernel, variant in ((_forward, "numba"), (_forward_parallel, "parallel")):
@@ -69,6 +70,7 @@ def test_loss_gradient_matches_reference(loss, dtype, n, d, k, seed):
     if loss == losses.SOFTMAX_LOG_LOSS:
         k = max(k, 2)
     X, Y, sw, P = make_problem(seed, n, d, k, loss, dtype)
+    loss = rule(loss)
     expected_loss, expected_G = loss_gradient(Data(X, Y, sw), P, loss)
     order = np.arange(n, dtype=np.int64)
     G, buf = scratch(1, P)
@@ -82,10 +84,10 @@ def test_loss_gradient_visits_rows_in_the_given_order():
     X, Y, sw, P = make_problem(3, 600, 5, 1, losses.LOG_LOSS, np.float64)
     order = np.random.default_rng(0).permutation(600).astype(np.int64)
     G, buf = scratch(1, P)
-    total = _loss_gradient(Data(X, Y, sw), order, 100, 450, P, losses.LOG_LOSS, G, buf)
+    total = _loss_gradient(Data(X, Y, sw), order, 100, 450, P, rule(losses.LOG_LOSS), G, buf)
     rows = order[100:450]
     expected_loss, expected_G = loss_gradient(Data(X[rows], Y[rows], sw[rows]), P,
-                                              losses.LOG_LOSS)
+                                              rule(losses.LOG_LOSS))
     assert_close(total, expected_loss, 1e-12)
     assert_close(G[0], expected_G, 1e-12)
 
@@ -101,6 +103,7 @@ def test_storage_order_matches_reference_on_the_full_data(loss, dtype, n, d, k, 
         k = max(k, 2)
     X, Y, sw, P = make_problem(seed, n, d, k, loss, dtype)
     data = Data(X, Y, sw)
+    loss = rule(loss)
     expected_loss, expected_G = loss_gradient(data, P, loss)
     G, buf = scratch(1, P)
     blocks = linear.Blocks(*buf[0])
@@ -118,6 +121,7 @@ def test_accumulate_call_and_flush_losses_match_reference(loss, dtype, pending_r
     k = 3 if loss == losses.SOFTMAX_LOG_LOSS else 2
     n = 700
     X, Y, sw, P = make_problem(loss, n, 6, k, loss, dtype)
+    loss = rule(loss)
     data = Data(X, Y, sw)
     order = np.random.default_rng(1).permutation(n).astype(np.int64)
     lo, hi = 50, 650
@@ -154,6 +158,7 @@ def test_flush_losses_is_the_reference_loss_sum(loss, dtype):
     blocks.Zp[:100 * k] = Z.ravel()
     blocks.Yp[:100 * k] = Y.ravel()
     blocks.Wp[:100] = sw
+    loss = rule(loss)
     L_ref, _ = losses.loss_terms(loss, Z, Y)
     for rows in (0, 1, 37, 100):
         expected = float(sw[:rows] @ L_ref[:rows].sum(axis=1))
@@ -220,7 +225,40 @@ GRADIENT_CASES = [  # (loss, k)
     (losses.HINGE, 3),
     (losses.SIGMOID_SQUARED, 1),
     (losses.SIGMOID_SQUARED, 2),
+    (losses.PERCEPTRON, 1),
+    (losses.PERCEPTRON, 3),
+    (losses.SQUARED_HINGE, 1),
+    (losses.SQUARED_HINGE, 3),
+    (losses.MODIFIED_HUBER, 1),
+    (losses.MODIFIED_HUBER, 3),
+    (losses.HUBER, 1),
+    (losses.HUBER, 2),
+    (losses.EPSILON_INSENSITIVE, 1),
+    (losses.EPSILON_INSENSITIVE, 2),
+    (losses.SQUARED_EPSILON_INSENSITIVE, 1),
+    (losses.SQUARED_EPSILON_INSENSITIVE, 2),
 ]
+#: the scores where each loss changes from one piece to the next: of the margin ``s z`` (``s`` = 1
+#: or -1) for the margin losses, of the residual ``|z - y|`` for the regression ones
+MARGIN_KINKS = {losses.HINGE: (1.0,), losses.PERCEPTRON: (0.0,), losses.SQUARED_HINGE: (1.0,),
+                losses.MODIFIED_HUBER: (-1.0, 1.0)}
+RESIDUAL_KINKS = {losses.HUBER: (LOSS_EPSILON,), losses.EPSILON_INSENSITIVE: (LOSS_EPSILON,),
+                  losses.SQUARED_EPSILON_INSENSITIVE: (LOSS_EPSILON,)}
+
+
+def away_from_kinks(loss, X, Y, sw, P, gap=0.05):
+    """The rows whose every score is at least ``gap`` from the loss's kinks, where it has no
+    derivative (or no second one), and the scores relative to them, so that a caller can check
+    that both sides of each kink are there."""
+    Z = X @ P[:, :-1].T + P[:, -1]
+    if loss in MARGIN_KINKS:
+        position, kinks = (2 * Y - 1) * Z, MARGIN_KINKS[loss]
+    elif loss in RESIDUAL_KINKS:
+        position, kinks = np.abs(Z - Y), RESIDUAL_KINKS[loss]
+    else:
+        return X, Y, sw, Z, ()
+    keep = np.all([(np.abs(position - kink) > gap).all(axis=1) for kink in kinks], axis=0)
+    return X[keep], Y[keep], sw[keep], position[keep], kinks
 
 
 @pytest.mark.parametrize("loss,k", GRADIENT_CASES)
@@ -228,12 +266,11 @@ GRADIENT_CASES = [  # (loss, k)
 def test_gradient_matches_numerical_gradient(loss, k, alpha):
     n, d = 300, 4
     X, Y, sw, P = make_problem(7, n, d, k, loss, np.float64)
-    if loss == losses.HINGE:
-        # keep every margin away from the kink at 1, where the loss has no derivative
-        margin = (2 * Y - 1) * (X @ P[:, :-1].T + P[:, -1])
-        keep = (np.abs(margin - 1) > 0.05).all(axis=1)
-        X, Y, sw = X[keep], Y[keep], sw[keep]
-        n = len(X)
+    X, Y, sw, position, kinks = away_from_kinks(loss, X, Y, sw, P)
+    n = len(X)
+    for kink in kinks:  # every piece of the loss is in the objective
+        assert (position < kink).sum() > 10 and (position > kink).sum() > 10
+    loss = rule(loss)
     expected = numerical_gradient(lambda Q: objective(X, Y, sw, Q, loss, alpha), P)
 
     _, G = loss_gradient(Data(X, Y, sw), P, loss)
@@ -248,7 +285,7 @@ def test_gradient_matches_numerical_gradient(loss, k, alpha):
 
 def test_squared_error_gradient_is_the_documented_formula():
     X, Y, sw, P = make_problem(1, 50, 3, 1, losses.SQUARED_ERROR, np.float64)
-    _, G = loss_gradient(Data(X, Y, np.ones(50)), P, losses.SQUARED_ERROR)
+    _, G = loss_gradient(Data(X, Y, np.ones(50)), P, rule(losses.SQUARED_ERROR))
     finish_gradient(G, P, 50, 0.0, True)
     residual = X @ P[0, :-1] + P[0, -1] - Y[:, 0]
     np.testing.assert_allclose(G[0, :-1], 2 / 50 * X.T @ residual, rtol=1e-12)
@@ -258,7 +295,7 @@ def test_squared_error_gradient_is_the_documented_formula():
 # --- epochs ------------------------------------------------------------------------------------
 
 OPTIMIZERS = list(optim.NAMES.values())
-SCHEDULES = [optim.CONSTANT, optim.INVSCALING, optim.COSINE]
+SCHEDULES = [optim.CONSTANT, optim.INVSCALING, optim.COSINE, optim.OPTIMAL]
 
 
 def penalties(opt, alpha):
@@ -290,11 +327,12 @@ def test_epoch_matches_reference(loss, dtype, n, d, k, batch, fit_intercept, alp
     S0[:] = np.abs(np.random.default_rng(seed).standard_normal(S0.shape)) * 0.01
     if not fit_intercept:  # an intercept that is never updated has no optimizer state
         S0.reshape(-1, k, d + 1)[:, :, -1] = 0
-    rate = Rate(schedule, lr, np.array([0.5, 10 * -(-n // batch)]))
+    rate = Rate(schedule, lr, schedule_hyper(0.5, 10 * -(-n // batch), 0.5))
 
     def epoch(kernel, threads):
         P, S = P0.copy(), S0.copy()
-        total, step = kernel(Data(X, Y, sw), order, Linear(P, loss, fit_intercept, l2, decay),
+        total, step = kernel(Data(X, Y, sw), order,
+                             Linear(P, rule(loss), fit_intercept, l2, decay),
                              Update(opt, S, HYPER), rate, batch, 3, threads)
         return total, step, P, S
 
@@ -325,11 +363,11 @@ def test_sgd_epoch_matches_reference_for_every_optimizer(loss, opt):
     l2, decay = penalties(opt, 0.01)
     S0 = np.abs(np.random.default_rng(7).standard_normal(
         optim.allocate_state(opt, P0.size, np.float64).shape)) * 0.01
-    rate = Rate(optim.INVSCALING, 1e-3, np.array([0.5, 1.0]))
+    rate = Rate(optim.INVSCALING, 1e-3, schedule_hyper(0.5, 1.0))
 
     def run(kernel):
         P, S = P0.copy(), S0.copy()
-        model, update_ = Linear(P, loss, False, l2, decay), Update(opt, S, HYPER)
+        model, update_ = Linear(P, rule(loss), False, l2, decay), Update(opt, S, HYPER)
         G, buf = scratch(1, P)
         if kernel is linear._run_rows:
             total, step = kernel(data, order, 0, 300, model, update_, rate, 3, 1, buf)
@@ -357,10 +395,11 @@ def test_batch_loops_match_reference(variant, batch):
     against the reference epoch on those rows."""
     loss, opt = losses.LOG_LOSS, optim.ADAM
     X, Y, sw, P0 = make_problem(5, 600, 8, 2, loss, np.float64)
+    loss = rule(loss)
     P0 *= 0.1
     order = np.random.default_rng(5).permutation(600).astype(np.int64)
     lo, hi = 100, 400
-    rate = Rate(optim.INVSCALING, 1e-3, np.array([0.5, 1.0]))
+    rate = Rate(optim.INVSCALING, 1e-3, schedule_hyper(0.5, 1.0))
     S0 = optim.allocate_state(opt, P0.size, np.float64)
     rows = order[lo:hi]
     P_ref, S_ref = P0.copy(), S0.copy()
@@ -391,8 +430,9 @@ def test_parallel_split_of_large_batches_matches_reference(loss, dtype, batch):
     order = np.random.default_rng(4).permutation(n).astype(np.int64)
     batch = n if batch is None else batch
     S = optim.allocate_state(optim.SGD, P0.size, dtype)
-    rate = Rate(optim.CONSTANT, 0.01, np.array([0.25, 1.0]))
+    rate = Rate(optim.CONSTANT, 0.01, schedule_hyper(0.25, 1.0))
     P_ref, P = P0.copy(), P0.copy()
+    loss = rule(loss)
     total_ref, _ = run_epoch(Data(X, Y, sw), order, Linear(P_ref, loss, True, 0.01, 0.0),
                              Update(optim.SGD, S, HYPER), rate, batch, 0, 1)
     total, _ = _run_epoch_parallel(Data(X, Y, sw), order, Linear(P, loss, True, 0.01, 0.0),
@@ -414,8 +454,8 @@ def test_epoch_refuses_unknown_codes(name, loss, opt, message):
     P0 = P.copy()
     S = np.zeros((2, P.size))
     with pytest.raises(ValueError, match=message):
-        EPOCHS[name](Data(X, Y, sw), np.arange(50, dtype=np.int64), Linear(P, loss, True, 0.0, 0.0),
-                     Update(opt, S, HYPER), Rate(optim.CONSTANT, 0.1, np.array([0.25, 1.0])), 5,
-                     0, 2)
+        EPOCHS[name](Data(X, Y, sw), np.arange(50, dtype=np.int64),
+                     Linear(P, rule(loss), True, 0.0, 0.0), Update(opt, S, HYPER),
+                     Rate(optim.CONSTANT, 0.1, schedule_hyper(0.25, 1.0)), 5, 0, 2)
     if name != "run_epoch":  # refused before any update
         np.testing.assert_array_equal(P, P0)

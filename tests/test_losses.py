@@ -11,11 +11,13 @@ from hypothesis import strategies as st
 from fastgd._kernels import losses
 from fastgd.config import jit
 
-from .conftest import DTYPES, LOSS_CODES, RTOL, assert_close, make_problem, make_targets
+from .conftest import (DTYPES, LOSS_CODES, LOSS_EPSILON, RTOL, assert_close, make_problem,
+                       make_targets, rule)
 
 LINKS = [losses.IDENTITY, losses.SIGMOID, losses.SOFTMAX]
 
 
+# the compiled kernels, which take ``loss`` as a losses.Rule, on (m, k) scores and targets
 def compiled_loss_terms(loss, Z, Y):
     k = Z.shape[1]
     L, D = np.empty(Z.size, Z.dtype), np.empty(Z.size, Z.dtype)
@@ -46,11 +48,13 @@ def scores_and_targets(loss, dtype, m, k, scale, seed):
 
 @pytest.mark.parametrize("entry", losses.LOSSES, ids=[entry.name for entry in losses.LOSSES])
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_every_entry_reference_and_compiled_kernels_agree(entry, dtype):
+@pytest.mark.parametrize("epsilon", [LOSS_EPSILON, 2.5])
+def test_every_entry_reference_and_compiled_kernels_agree(entry, dtype, epsilon):
     """The table: each loss's NumPy ``reference`` against its compiled branches: the losses
     (``_loss_values``), the derivatives (``_loss_derivative``), both at once (``_loss_terms``) and,
     for a loss of each element, the scalar ``_derivative``; a loss of whole rows (softmax) has no
-    scalar rule, and ``_derivative`` gives NaN for it."""
+    scalar rule, and ``_derivative`` gives NaN for it. At two epsilons: the kernels take the
+    Rule's."""
     code = losses.CODES[entry.name]
     assert losses.LOSSES[code] is entry
     assert entry.elementwise == (code != losses.SOFTMAX_LOG_LOSS)
@@ -58,16 +62,17 @@ def test_every_entry_reference_and_compiled_kernels_agree(entry, dtype):
     rng = np.random.default_rng(code)
     Z = (rng.standard_normal((40, k)) * 4).astype(dtype)
     Y = make_targets(rng, 40, k, code).astype(dtype)
-    L_ref, D_ref = entry.reference(Z, Y)
+    loss = losses.Rule(code, epsilon)
+    L_ref, D_ref = entry.reference(Z, Y, dtype(epsilon))
     rtol = RTOL["numba", dtype]
-    L, D = compiled_loss_terms(code, Z, Y)
-    L_only, D_only = compiled_loss_values(code, Z, Y), compiled_derivatives(code, Z, Y)
+    L, D = compiled_loss_terms(loss, Z, Y)
+    L_only, D_only = compiled_loss_values(loss, Z, Y), compiled_derivatives(loss, Z, Y)
     for L_block, D_block in ((L, D), (L_only, D_only)):
         assert L_block.dtype == D_block.dtype == dtype
         assert_close(L_block.sum(axis=1), L_ref.sum(axis=1), rtol)
         assert_close(D_block, D_ref, rtol)
     one = dtype(1)
-    by_element = np.array([losses._derivative(code, z, y, one)
+    by_element = np.array([losses._derivative(code, dtype(epsilon), z, y, one)
                            for z, y in zip(Z.ravel(), Y.ravel())]).reshape(Z.shape)
     if entry.elementwise:
         assert_close(L_only, L_ref, rtol)  # each element's own loss, not only the row sums
@@ -76,16 +81,38 @@ def test_every_entry_reference_and_compiled_kernels_agree(entry, dtype):
         assert np.isnan(by_element).all()
 
 
+#: the table's codes: new losses are appended, so that the codes of the others stay the same
+NAMES = ["squared_error", "log_loss", "softmax_log_loss", "hinge", "sigmoid_squared", "perceptron",
+         "squared_hinge", "modified_huber", "huber", "epsilon_insensitive",
+         "squared_epsilon_insensitive"]
+REGRESSION = ("squared_error", "huber", "epsilon_insensitive", "squared_epsilon_insensitive")
+
+
 def test_table_codes_and_facts():
-    assert [entry.name for entry in losses.LOSSES] == list(losses.CODES)
-    assert losses.CODES["squared_error"] == losses.SQUARED_ERROR
-    assert losses.code("log_loss", 1) == losses.LOG_LOSS
-    assert losses.code("log_loss", 3) == losses.SOFTMAX_LOG_LOSS
-    assert losses.code("hinge", 3) == losses.HINGE
-    assert losses.code("sigmoid_squared", 4) == losses.SIGMOID_SQUARED
-    assert losses.code("squared_error", 2) == losses.SQUARED_ERROR
-    assert losses.PUBLIC["regressor"] == ("squared_error",)
-    assert losses.PUBLIC["classifier"] == ("log_loss", "hinge", "sigmoid_squared")
+    assert [entry.name for entry in losses.LOSSES] == list(losses.CODES) == NAMES
+    constants = [losses.SQUARED_ERROR, losses.LOG_LOSS, losses.SOFTMAX_LOG_LOSS, losses.HINGE,
+                 losses.SIGMOID_SQUARED, losses.PERCEPTRON, losses.SQUARED_HINGE,
+                 losses.MODIFIED_HUBER, losses.HUBER, losses.EPSILON_INSENSITIVE,
+                 losses.SQUARED_EPSILON_INSENSITIVE]
+    assert constants == [losses.CODES[name] for name in NAMES] == list(range(len(NAMES)))
+    assert losses.rule("log_loss") == losses.Rule(losses.LOG_LOSS, 0.0)
+    assert losses.rule("log_loss", 1) == losses.Rule(losses.LOG_LOSS, 0.0)
+    assert losses.rule("log_loss", 3) == losses.Rule(losses.SOFTMAX_LOG_LOSS, 0.0)
+    assert losses.rule("hinge", 3) == losses.Rule(losses.HINGE, 0.0)
+    assert losses.rule("sigmoid_squared", 4) == losses.Rule(losses.SIGMOID_SQUARED, 0.0)
+    assert losses.rule("squared_error", 2) == losses.Rule(losses.SQUARED_ERROR, 0.0)
+    # every loss but log_loss trains one output per class as it is, with the epsilon given
+    for name in NAMES[3:]:
+        assert losses.rule(name, 3, epsilon=0.25) == losses.Rule(losses.CODES[name], 0.25)
+    # the epsilon is a float, so that every Rule is one numba type
+    assert type(losses.rule("huber", epsilon=1).epsilon) is float
+    assert losses.Rule(losses.HINGE) == (losses.HINGE, 0.0)
+    assert losses.PUBLIC["regressor"] == REGRESSION
+    assert losses.PUBLIC["classifier"] == tuple(name for name in NAMES
+                                                if name != "softmax_log_loss")
+    for name in NAMES:
+        assert losses.on_signs(name) == (name in REGRESSION)
+        assert (losses.LOSSES[losses.CODES[name]].task == "regressor") == (name in REGRESSION)
     assert losses.N_LOSSES == len(losses.LOSSES)
     for entry in losses.LOSSES:
         assert entry.task in ("regressor", "classifier")
@@ -94,18 +121,91 @@ def test_table_codes_and_facts():
         assert entry.proba_link in (None, losses.SIGMOID, losses.SOFTMAX)
 
 
+#: (loss, epsilon, z, y, the loss and dl/dz there): the values at and beside each kink, where the
+#: subgradient is scikit-learn's choice (``sklearn/linear_model/_sgd_fast.pyx``)
+KINKS = [
+    (losses.HINGE, 0.0, 1.0, 1.0, 0.0, -1.0),  # margin 1: -s, as scikit-learn's margin <= 1
+    (losses.HINGE, 0.0, -1.0, 0.0, 0.0, 1.0),
+    (losses.HINGE, 0.0, 1.5, 1.0, 0.0, 0.0),
+    (losses.HINGE, 0.0, 0.5, 0.0, 1.5, 1.0),
+    (losses.PERCEPTRON, 0.0, 0.0, 1.0, 0.0, -1.0),  # margin 0: -s
+    (losses.PERCEPTRON, 0.0, 0.0, 0.0, 0.0, 1.0),
+    (losses.PERCEPTRON, 0.0, 0.5, 1.0, 0.0, 0.0),
+    (losses.PERCEPTRON, 0.0, 0.5, 0.0, 0.5, 1.0),
+    (losses.SQUARED_HINGE, 0.0, 1.0, 1.0, 0.0, 0.0),
+    (losses.SQUARED_HINGE, 0.0, 0.5, 1.0, 0.25, -1.0),
+    (losses.SQUARED_HINGE, 0.0, 0.5, 0.0, 2.25, 3.0),
+    (losses.MODIFIED_HUBER, 0.0, 1.0, 1.0, 0.0, 0.0),
+    (losses.MODIFIED_HUBER, 0.0, -1.0, 1.0, 4.0, -4.0),  # margin -1: both pieces give -4 s
+    (losses.MODIFIED_HUBER, 0.0, -3.0, 1.0, 12.0, -4.0),
+    (losses.MODIFIED_HUBER, 0.0, 3.0, 0.0, 12.0, 4.0),
+    (losses.MODIFIED_HUBER, 0.0, 0.5, 0.0, 2.25, 3.0),
+    (losses.HUBER, 0.5, 1.5, 1.0, 0.125, 0.5),  # |r| = epsilon: both pieces
+    (losses.HUBER, 0.5, 0.0, 2.0, 0.875, -0.5),
+    (losses.HUBER, 0.5, 0.25, 0.0, 0.03125, 0.25),
+    (losses.HUBER, 2.0, 0.0, 1.0, 0.5, -1.0),
+    (losses.EPSILON_INSENSITIVE, 0.5, 1.5, 1.0, 0.0, 0.0),  # |r| = epsilon: 0
+    (losses.EPSILON_INSENSITIVE, 0.5, -0.5, 0.0, 0.0, 0.0),
+    (losses.EPSILON_INSENSITIVE, 0.5, 2.0, 1.0, 0.5, 1.0),
+    (losses.EPSILON_INSENSITIVE, 0.5, -2.0, 0.0, 1.5, -1.0),
+    (losses.EPSILON_INSENSITIVE, 0.0, 0.0, 0.0, 0.0, 0.0),
+    (losses.SQUARED_EPSILON_INSENSITIVE, 0.5, 1.5, 1.0, 0.0, 0.0),
+    (losses.SQUARED_EPSILON_INSENSITIVE, 0.5, 2.5, 1.0, 1.0, 2.0),
+    (losses.SQUARED_EPSILON_INSENSITIVE, 0.5, -1.0, 0.0, 0.25, -1.0),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("loss,epsilon,z,y,value,derivative", KINKS)
+def test_values_and_subgradients_at_the_kinks(loss, epsilon, z, y, value, derivative, dtype):
+    """Exact numbers, from the reference, the block kernels and the scalar rule alike."""
+    Z, Y = np.full((1, 1), z, dtype), np.full((1, 1), y, dtype)
+    at = losses.Rule(loss, epsilon)
+    for L, D in (losses.loss_terms(at, Z, Y), compiled_loss_terms(at, Z, Y),
+                 (compiled_loss_values(at, Z, Y), compiled_derivatives(at, Z, Y))):
+        assert L.dtype == D.dtype == dtype
+        assert (L[0, 0], D[0, 0]) == (value, derivative)
+    assert losses._derivative(loss, dtype(epsilon), dtype(z), dtype(y), dtype(1)) == derivative
+
+
+@pytest.mark.parametrize("loss", [losses.HUBER, losses.EPSILON_INSENSITIVE,
+                                  losses.SQUARED_EPSILON_INSENSITIVE])
+def test_epsilon_is_the_width_of_the_losses_zone(loss):
+    """Residuals inside ``epsilon``: huber's quadratic ``r**2 / 2``, the epsilon-insensitive
+    losses' 0; beyond it, the linear and the shifted pieces. Each grows with ``|r|``."""
+    r = np.linspace(-3, 3, 61)[:, None] + 0.01
+    Y = np.random.default_rng(0).standard_normal(r.shape)
+    for epsilon in (0.1, 1.0, 2.5):
+        L, D = compiled_loss_terms(losses.Rule(loss, epsilon), Y + r, Y)
+        inside, beyond = np.abs(r) <= epsilon, np.abs(r) > epsilon
+        excess = np.abs(r) - epsilon
+        if loss == losses.HUBER:
+            expected = np.where(inside, r * r / 2, epsilon * excess + epsilon * epsilon / 2)
+        elif loss == losses.EPSILON_INSENSITIVE:
+            expected = np.where(inside, 0, excess)
+        else:
+            expected = np.where(inside, 0, excess * excess)
+        assert_close(L, expected, 1e-12)
+        if loss != losses.HUBER:
+            assert not L[inside].any() and not D[inside].any()
+        assert (np.sign(D[beyond]) == np.sign(r[beyond])).all()
+        assert (np.diff(L[r >= 0]) >= 0).all() and (np.diff(L[r <= 0]) <= 0).all()
+
+
 @pytest.mark.parametrize("code", [-1, len(losses.LOSSES), 99])
 def test_unknown_loss_code(code):
     """Refused by the Python entry points; NaN from every compiled branch."""
     with pytest.raises(ValueError, match="unknown loss code"):
         losses.check_code(code)
     with pytest.raises(ValueError, match="unknown loss code"):
-        losses.loss_terms(code, np.zeros((2, 1)), np.zeros((2, 1)))
+        losses.loss_terms(rule(code), np.zeros((2, 1)), np.zeros((2, 1)))
     for dtype in DTYPES:
-        assert np.isnan(losses._derivative(code, dtype(0.5), dtype(1), dtype(1)))
+        assert np.isnan(losses._derivative(code, dtype(LOSS_EPSILON), dtype(0.5), dtype(1),
+                                           dtype(1)))
         Z, Y = np.full((4, 2), 0.5, dtype), np.ones((4, 2), dtype)
-        for array in (*compiled_loss_terms(code, Z, Y), compiled_loss_values(code, Z, Y),
-                      compiled_derivatives(code, Z, Y)):
+        unknown = rule(code)
+        for array in (*compiled_loss_terms(unknown, Z, Y), compiled_loss_values(unknown, Z, Y),
+                      compiled_derivatives(unknown, Z, Y)):
             assert np.isnan(array).all()
     for known in LOSS_CODES:
         losses.check_code(known)
@@ -113,13 +213,15 @@ def test_unknown_loss_code(code):
 
 # --- block kernels -----------------------------------------------------------------------------
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(loss=st.sampled_from(LOSS_CODES), dtype=st.sampled_from(DTYPES), m=st.integers(1, 40),
-       k=st.integers(1, 5), scale=st.sampled_from([0.1, 1.0, 30.0]), seed=st.integers(0, 2**31))
-def test_loss_terms_match_reference(loss, dtype, m, k, scale, seed):
+       k=st.integers(1, 5), scale=st.sampled_from([0.1, 1.0, 30.0]),
+       epsilon=st.sampled_from([0.0, 0.1, LOSS_EPSILON, 3.0]), seed=st.integers(0, 2**31))
+def test_loss_terms_match_reference(loss, dtype, m, k, scale, epsilon, seed):
     if loss == losses.SOFTMAX_LOG_LOSS:
         k = max(k, 2)
     Z, Y = scores_and_targets(loss, dtype, m, k, scale, seed)
+    loss = losses.Rule(loss, epsilon)
     L_ref, D_ref = losses.loss_terms(loss, Z, Y)
     L, D = compiled_loss_terms(loss, Z, Y)
     assert L.dtype == D.dtype == dtype
@@ -140,6 +242,7 @@ def test_block_kernels_fill_only_start_to_stop(loss):
     write."""
     k = 3
     Z, Y = scores_and_targets(loss, np.float64, 10, k, 2.0, loss)
+    loss = rule(loss)
     L_ref, D_ref = losses.loss_terms(loss, Z, Y)
     z, y = Z.ravel().copy(), Y.ravel().copy()
     start, stop = 2 * k, 7 * k
@@ -164,6 +267,7 @@ def test_losses_and_links_stable_for_huge_scores(loss, dtype):
     k = 3 if loss == losses.SOFTMAX_LOG_LOSS else 2
     Z = np.array([[1e4, -1e4, 0.0], [-1e4, 1e4, 17.0], [18.5, -18.5, 1e4]], dtype=dtype)[:, :k]
     _, Y, _, _ = make_problem(0, 3, 1, k, loss, dtype)
+    loss = rule(loss)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         L_ref, D_ref = losses.loss_terms(loss, Z, Y)
@@ -179,7 +283,7 @@ def test_losses_and_links_stable_for_huge_scores(loss, dtype):
 def test_log_loss_values_at_huge_scores_are_exact():
     Z = np.array([[1e4], [-1e4]])
     Y = np.array([[0.0], [1.0]])
-    L, D = compiled_loss_terms(losses.LOG_LOSS, Z, Y)
+    L, D = compiled_loss_terms(rule(losses.LOG_LOSS), Z, Y)
     np.testing.assert_array_equal(L, [[1e4], [1e4]])
     np.testing.assert_array_equal(D, [[1.0], [-1.0]])
 
@@ -236,6 +340,7 @@ def _inlined(loss, Z, Y, L, D, k):
 @pytest.mark.parametrize("loss", LOSS_CODES)
 def test_inlined_kernels_match_the_called_ones(loss):
     Z, Y = scores_and_targets(loss, np.float64, 30, 3, 3.0, 5)
+    loss = rule(loss)
     z, y = Z.ravel().copy(), Y.ravel().copy()
     L1, D1, L2, D2 = (np.empty(z.size) for _ in range(4))
     losses._loss_terms(loss, z, y, L1, D1, z.size, 3)

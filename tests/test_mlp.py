@@ -88,7 +88,7 @@ def test_full_batch_history_starts_at_the_initial_loss():
     Y = (y == 1).astype(float)[:, None]
     P = start._packed_params(np.float64)
     expected, _ = mlp.loss_gradient(Data(X, Y, np.ones(len(y))), P, start._layer_sizes, mlp.RELU,
-                                    losses.LOG_LOSS)
+                                    losses.Rule(losses.LOG_LOSS))
     assert model.loss_history_[0] == pytest.approx(expected / len(y), rel=1e-12)
     assert model.loss_history_[-1] < model.loss_history_[0]
 

@@ -11,11 +11,11 @@ from fastgd._kernels.data import Data, kernel_data, kernel_input
 from fastgd._kernels.optim import Rate, Update
 from fastgd.config import MLP_BLOCK_ROWS
 
-from .conftest import HYPER, RTOL, assert_close, unsorted
+from .conftest import HYPER, RTOL, assert_close, rule, schedule_hyper, unsorted
 
 ACTIVATIONS = [mlp.IDENTITY, mlp.RELU, mlp.TANH, mlp.LOGISTIC]
 DTYPES = [np.float64, np.float32]
-OUTPUTS = {  # loss -> number of outputs
+OUTPUTS = {  # loss (its code; the kernels take its rule) -> number of outputs
     losses.LOG_LOSS: 1,
     losses.SOFTMAX_LOG_LOSS: 3,
     losses.SQUARED_ERROR: 2,
@@ -132,11 +132,11 @@ def test_loss_gradient_matches_reference(n, activation, loss, dtype):
     X, Y, sw, sizes, P = make_network(n, n, [6, 9, 5, OUTPUTS[loss]], loss, dtype)
     order = np.random.default_rng(n).permutation(n).astype(np.int64)
     expected_loss, expected_G = mlp.loss_gradient(Data(X[order], Y[order], sw[order]), P, sizes,
-                                                  activation, loss)
+                                                  activation, rule(loss))
     G = np.zeros_like(P)
     work, nz = workspace(sizes, dtype)
-    total = mlp._accumulate(Data(X, Y, sw), order, 0, n, P, sizes, activation, loss, 1.0, G, work,
-                            nz)
+    total = mlp._accumulate(Data(X, Y, sw), order, 0, n, P, sizes, activation, rule(loss), 1.0, G,
+                            work, nz)
     assert G.dtype == dtype
     assert_close(total, expected_loss, RTOL["numba", dtype])
     assert_close(G, expected_G, RTOL["numba", dtype])
@@ -151,6 +151,7 @@ def test_csr_loss_gradient_matches_reference(n, activation, loss, dtype, index_d
     workspace only as wide as the hidden layers) against the reference on the same SciPy matrix,
     itself the dense one's."""
     X, Y, sw, sizes, P = make_network(n, n, [40, 9, 5, OUTPUTS[loss]], loss, dtype, zeros=0.9)
+    loss = rule(loss)
     X[:, 3] = 0
     Xs = csr(X, index_dtype, empty_rows=range(0, n, 7), shuffled=shuffled)
     order = np.random.default_rng(n).permutation(n).astype(np.int64)
@@ -177,6 +178,7 @@ def test_csr_network_without_hidden_layers(dtype):
     """``hidden_layer_sizes=()``: the layer that reads the CSR rows is the output layer."""
     n, loss = 50, losses.SOFTMAX_LOG_LOSS
     X, Y, sw, sizes, P = make_network(5, n, [40, 3], loss, dtype, zeros=0.9)
+    loss = rule(loss)
     Xs = csr(X, empty_rows=[0, 7])
     expected_loss, expected_G = mlp.loss_gradient(Data(Xs, Y, sw), P, sizes, mlp.RELU, loss)
     G = np.zeros_like(P)
@@ -214,7 +216,7 @@ def test_csr_forward_matches_reference(dtype, index_dtype, shuffled):
     assert_close(expected, mlp.forward(Xs.toarray(), P, sizes, mlp.RELU, losses.SOFTMAX),
                  RTOL["numba", dtype])
     assert 2 * mlp.min_rows_per_thread(mlp.row_work(Xs, sizes, P.size)) <= len(X)  # split
-    net = mlp.Network(P, sizes, mlp.RELU, losses.SOFTMAX_LOG_LOSS, 0.0, 0.0)
+    net = mlp.Network(P, sizes, mlp.RELU, rule(losses.SOFTMAX_LOG_LOSS), 0.0, 0.0)
     for kernel, variant in ((mlp._forward, "numba"), (mlp._forward_parallel, "parallel")):
         out = mlp.compiled_forward(kernel)(Xs, net, losses.SOFTMAX, 2)
         assert out.dtype == dtype
@@ -242,12 +244,12 @@ def run_epochs(data, order, P0, S0, sizes, l2, decay, lr, opt, batch, variants=t
     """One epoch of each of the ``variants``' kernels from ``P0``, ``S0``:
     ``{variant: (total, step, P, S)}``."""
     n = len(order)
-    rate = Rate(optim.INVSCALING, lr, np.array([0.5, 10.0 * -(-n // batch)]))
+    rate = Rate(optim.INVSCALING, lr, schedule_hyper(0.5, 10.0 * -(-n // batch)))
     results = {}
     for variant in variants:
         kernel = EPOCHS[variant]
         P, S = P0.copy(), S0.copy()
-        net = mlp.Network(P, sizes, mlp.TANH, losses.SOFTMAX_LOG_LOSS, l2, decay)
+        net = mlp.Network(P, sizes, mlp.TANH, rule(losses.SOFTMAX_LOG_LOSS), l2, decay)
         total, step = kernel(data, order, net, Update(opt, S, HYPER), rate, batch, 3, 2)
         results[variant] = total, step, P, S
     return results
@@ -355,7 +357,7 @@ def test_every_weight_and_bias_against_numerical_gradient(activation, loss):
         if activation == mlp.RELU:  # a difference across the kink would not be a derivative
             assert np.abs(hidden_scores(X_dense, P, sizes, activation)).min() > 100 * h
         numerical = numerical_gradient(X_dense, Y, sw, P, sizes, activation, loss, alpha, h)
-        total, G = mlp.loss_gradient(Data(X_in, Y, sw), P, sizes, activation, loss)
+        total, G = mlp.loss_gradient(Data(X_in, Y, sw), P, sizes, activation, rule(loss))
         mlp.finish_gradient(G, P, sizes, n, alpha)
         np.testing.assert_allclose(G, numerical, rtol=1e-6, atol=1e-8)
         penalty = 0.5 * alpha * sum(np.sum(W * W) for W, _ in mlp.unpack(P, sizes))
@@ -366,13 +368,13 @@ def test_every_weight_and_bias_against_numerical_gradient(activation, loss):
         mlp._start_gradient(G_jit, P, sizes, alpha)
         work, nz = workspace(sizes, np.float64, X_in)
         mlp._accumulate(kernel_data(Data(X_in, Y, sw)), np.arange(n), 0, n, P, sizes, activation,
-                        loss, 1 / n, G_jit, work, nz)
+                        rule(loss), 1 / n, G_jit, work, nz)
         np.testing.assert_allclose(G_jit, numerical, rtol=1e-6, atol=1e-8)
 
 
 def test_penalty_and_decay_leave_biases_alone():
     X, Y, sw, sizes, P = make_network(2, 30, [3, 4, 1], losses.LOG_LOSS, np.float64)
-    _, G0 = mlp.loss_gradient(Data(X, Y, sw), P, sizes, mlp.RELU, losses.LOG_LOSS)
+    _, G0 = mlp.loss_gradient(Data(X, Y, sw), P, sizes, mlp.RELU, rule(losses.LOG_LOSS))
     G = np.empty_like(P)
     mlp._start_gradient(G, P, sizes, 30 * 0.5)
     G += G0
@@ -448,7 +450,7 @@ def test_network_forward_matches_reference(activation, dtype):
 
 def test_forward_functions_of_the_backends():
     X, _, _, sizes, P = make_network(1, 3000, [6, 90, 7, 3], losses.SOFTMAX_LOG_LOSS, np.float64)
-    net = mlp.Network(P, sizes, mlp.TANH, losses.SOFTMAX_LOG_LOSS, 0.0, 0.0)
+    net = mlp.Network(P, sizes, mlp.TANH, rule(losses.SOFTMAX_LOG_LOSS), 0.0, 0.0)
     expected = mlp.reference_forward(X, net, losses.SOFTMAX, 1)
     np.testing.assert_array_equal(expected, mlp.forward(X, P, sizes, mlp.TANH, losses.SOFTMAX))
     for kernel, variant in ((mlp._forward, "numba"), (mlp._forward_parallel, "parallel")):
@@ -470,8 +472,8 @@ def test_epoch_refuses_unknown_codes(kernel, loss, opt, message):
     P0 = P.copy()
     with pytest.raises(ValueError, match=message):
         kernel(Data(X, Y, sw), np.arange(20, dtype=np.int64),
-               mlp.Network(P, sizes, mlp.RELU, loss, 0.0, 0.0),
+               mlp.Network(P, sizes, mlp.RELU, rule(loss), 0.0, 0.0),
                Update(opt, np.zeros((2, P.size)), HYPER),
-               Rate(optim.CONSTANT, 0.1, np.array([0.25, 1.0])), 5, 0, 2)
+               Rate(optim.CONSTANT, 0.1, schedule_hyper(0.25, 1.0)), 5, 0, 2)
     if kernel is not mlp.run_epoch:  # refused before any update
         np.testing.assert_array_equal(P, P0)

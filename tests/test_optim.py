@@ -67,16 +67,22 @@ def test_update_matches_reference_and_torch_equations(name, start):
     assert not np.allclose(P_np, P0)
 
 
-@pytest.mark.parametrize("schedule", [optim.CONSTANT, optim.INVSCALING, optim.COSINE])
+@pytest.mark.parametrize("schedule", [optim.CONSTANT, optim.INVSCALING, optim.COSINE,
+                                      optim.OPTIMAL])
 def test_step_rate_matches_reference(schedule):
-    hyper = np.array([0.5, 40.0])
+    hyper = np.array([0.5, 40.0, 0.5])  # power_t, total_steps, alpha
     for step in (1, 2, 17, 40, 41, 100):
         assert optim._step_rate(schedule, 0.2, step, hyper) == pytest.approx(
             optim.step_rate(schedule, 0.2, step, hyper), rel=1e-14)
+    assert optim.step_rate(optim.CONSTANT, 0.2, 17, hyper) == 0.2
     assert optim.step_rate(optim.INVSCALING, 0.2, 4, hyper) == pytest.approx(0.1)
     assert optim.step_rate(optim.COSINE, 0.2, 1, hyper) == pytest.approx(0.2)
     assert optim.step_rate(optim.COSINE, 0.2, 21, hyper) == pytest.approx(0.1)
     assert optim.step_rate(optim.COSINE, 0.2, 41, hyper) == pytest.approx(0.0, abs=1e-15)
+    # lr / (1 + alpha lr (t - 1)): scikit-learn's 1 / (alpha (t0 + t - 1)) with t0 = 1 / (alpha lr)
+    assert optim.step_rate(optim.OPTIMAL, 0.2, 1, hyper) == pytest.approx(0.2)
+    assert optim.step_rate(optim.OPTIMAL, 0.2, 11, hyper) == pytest.approx(0.1)
+    assert optim.step_rate(optim.OPTIMAL, 0.2, 100, hyper) == pytest.approx(1 / (0.5 * (10 + 99)))
 
 
 def test_against_torch_when_installed():
@@ -178,5 +184,5 @@ def test_update_and_rate_tuples():
     S = optim.allocate_state(optim.ADAM, 3, np.float64)
     update = optim.Update(optim.ADAM, S, HYPER)
     assert update.opt == optim.ADAM and update.S is S and update.hyper is HYPER
-    rate = optim.Rate(optim.COSINE, 0.1, np.array([0.5, 10.0]))
+    rate = optim.Rate(optim.COSINE, 0.1, np.array([0.5, 10.0, 0.0]))
     assert rate.schedule == optim.COSINE and rate.lr == 0.1

@@ -11,7 +11,7 @@ from fastgd._kernels import linear, losses, mlp, optim
 from fastgd._kernels.data import Data, data_parts
 from fastgd._kernels.optim import Rate, Update
 
-from .conftest import HYPER, RTOL, assert_close, make_problem
+from .conftest import HYPER, LOSS_CODES, RTOL, assert_close, make_problem, rule, schedule_hyper
 
 PARTS = [37, 0, 200, 63]  # with an empty part
 N = sum(PARTS)
@@ -23,10 +23,11 @@ def as_input(X, sparse):
 
 @pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("loss", [losses.LOG_LOSS, losses.SOFTMAX_LOG_LOSS, losses.SQUARED_ERROR])
+@pytest.mark.parametrize("loss", LOSS_CODES)
 def test_linear_parts_match_reference(loss, dtype, sparse):
     k = 3 if loss == losses.SOFTMAX_LOG_LOSS else 1
     X, Y, sw, P = make_problem(0, N, 5, k, loss, dtype)
+    loss = rule(loss)
     X = as_input(X, sparse)
     model = linear.Linear(P, loss, True, 0.1, 0.0)
     parts = data_parts(Data(X, Y, sw), PARTS)
@@ -39,7 +40,7 @@ def test_linear_parts_match_reference(loss, dtype, sparse):
             assert_close(partial[t], loss_t, RTOL["numba", dtype])
             assert_close(G[t], G_t, RTOL["numba", dtype])
     # a step from the parts is the reference's full-batch epoch
-    rate = Rate(optim.CONSTANT, 0.05, np.array([0.25, 1.0]))
+    rate = Rate(optim.CONSTANT, 0.05, schedule_hyper(0.25, 1.0))
     for opt in (optim.SGD, optim.ADAM):
         S = optim.allocate_state(opt, P.size, dtype)
         P_ref, S_ref = P.copy(), S.copy()
@@ -64,7 +65,7 @@ def test_mlp_parts_match_reference(sparse):
     Y = np.eye(3)[rng.integers(0, 3, N)]
     sw = rng.uniform(0.5, 2, N)
     P = rng.standard_normal(mlp.n_params(sizes)) * 0.5
-    loss = losses.SOFTMAX_LOG_LOSS
+    loss = rule(losses.SOFTMAX_LOG_LOSS)
     net = mlp.Network(P, sizes, mlp.TANH, loss, 0.01, 0.0)
     parts = data_parts(Data(X, Y, sw), PARTS)
     bounds = np.cumsum([0] + PARTS)
@@ -74,7 +75,7 @@ def test_mlp_parts_match_reference(sparse):
                                         loss)
         assert_close(partial[t], loss_t, RTOL["numba", np.float64])
         assert_close(G[t], G_t, RTOL["numba", np.float64])
-    rate = Rate(optim.CONSTANT, 0.05, np.array([0.25, 1.0]))
+    rate = Rate(optim.CONSTANT, 0.05, schedule_hyper(0.25, 1.0))
     S = optim.allocate_state(optim.MOMENTUM, P.size, np.float64)
     P_ref, S_ref = P.copy(), S.copy()
     mlp.run_epoch(Data(X, Y, sw), np.arange(N), net._replace(P=P_ref),

@@ -243,11 +243,12 @@ def test_local_sgd_on_one_thread_is_the_serial_epoch():
     order = rng.permutation(20_000)
     data = Data(X, Y, np.ones(20_000))
     hyper = np.array([0.9, 0.9, 0.999, 1e-8, 0.9])
-    rate = Rate(optim.CONSTANT, 0.05, np.array([0.25, 1.0]))
+    rate = Rate(optim.CONSTANT, 0.05, np.array([0.25, 1.0, 0.0]))
+    loss = losses.Rule(losses.LOG_LOSS)
     P1, S1, P2, S2 = np.zeros((1, 7)), np.zeros((1, 7)), np.zeros((1, 7)), np.zeros((1, 7))
-    serial = _run_epoch(data, order, Linear(P1, losses.LOG_LOSS, True, 0.01, 0.0),
+    serial = _run_epoch(data, order, Linear(P1, loss, True, 0.01, 0.0),
                         Update(optim.MOMENTUM, S1, hyper), rate, 4, 0, 1)
-    local = _local_sgd_epoch(data, order, Linear(P2, losses.LOG_LOSS, True, 0.01, 0.0),
+    local = _local_sgd_epoch(data, order, Linear(P2, loss, True, 0.01, 0.0),
                              Update(optim.MOMENTUM, S2, hyper), rate, 4, 0, 1)
     assert serial[1] == local[1]
     assert serial[0] == pytest.approx(local[0], rel=1e-13)  # the loss is summed per round

@@ -29,7 +29,7 @@ import scipy.sparse as sp
 from numba import types
 from numba.extending import overload
 
-from ..config import FULL_BATCH_MAX_ROW_BYTES, jit
+from ..config import FULL_BATCH_MAX_ROW_BYTES, jit, jit_inline, renamed
 from .prefetch import prefetch, prefetch_element
 
 
@@ -194,6 +194,27 @@ def row_scaled_axpy(X, row, keep, a, P, c):
     P[c, :-1] = keep * P[c, :-1] - a * _row(X, row)
 
 
+def row_truncate(X, row, P, c, scale, u, Q):
+    """The cumulative L1 penalty (Tsuruoka et al. 2009, as scikit-learn's ``l1penalty``) on the
+    weights ``scale * P[c, :d]`` that ``X[row]`` touches: every weight of a dense row, the stored
+    columns of a sparse one. ``u`` is the penalty every weight should have had so far, ``Q[c, j]``
+    (float64) what weight ``j`` has had; a weight is moved toward zero by the difference and never
+    across it."""
+    columns = X[[row]].indices if sp.issparse(X) else range(X.shape[1])
+    for j in columns:
+        truncate(P, c, j, scale, u, Q)
+
+
+def truncate(P, c, j, scale, u, Q):
+    """One weight of :func:`row_truncate`."""
+    before = scale * P[c, j]
+    if P[c, j] > 0:
+        P[c, j] = max(0.0, P[c, j] - (u + Q[c, j]) / scale)
+    elif P[c, j] < 0:
+        P[c, j] = min(0.0, P[c, j] + (u - Q[c, j]) / scale)
+    Q[c, j] += scale * P[c, j] - before
+
+
 def row_prefetch(X, row):
     """Ask for ``X[row]`` ahead of its use (no effect in NumPy)."""
 
@@ -292,6 +313,24 @@ def _row_scaled_axpy(X, row, keep, a, P, c):
             data, indices = X.data, X.indices
             for p in range(X.indptr[row], X.indptr[row + 1]):
                 P[c, indices[p]] -= a * data[p]
+        return impl
+
+
+_truncate = jit_inline(renamed(truncate, "_truncate"))
+
+
+@overload(row_truncate, inline="always")
+def _row_truncate(X, row, P, c, scale, u, Q):
+    if dense_type(X):
+        def impl(X, row, P, c, scale, u, Q):
+            for j in range(X.shape[1]):
+                _truncate(P, c, j, scale, u, Q)
+        return impl
+    if csr_type(X):
+        def impl(X, row, P, c, scale, u, Q):
+            indices = X.indices
+            for p in range(X.indptr[row], X.indptr[row + 1]):
+                _truncate(P, c, np.uint64(indices[p]), scale, u, Q)
         return impl
 
 

@@ -21,6 +21,7 @@ must not call a parallel one.
 from typing import NamedTuple
 
 import numpy as np
+import scipy.sparse as sp
 from numba import prange
 from numba.extending import overload
 
@@ -31,6 +32,7 @@ from ..config import (
     LOCAL_SGD_SYNC_ROWS,
     MIN_ROWS_PER_THREAD,
     PREFETCH_ROWS,
+    PROX_L1_MIN_ROWS,
     jit,
     jit_inline,
     jit_parallel,
@@ -39,6 +41,7 @@ from ..config import (
 from . import optim
 from .data import (
     Data,
+    _truncate,
     dense_type,
     for_each_part,
     kernel_data,
@@ -50,10 +53,13 @@ from .data import (
     row_dot,
     row_prefetch,
     row_scaled_axpy,
+    row_truncate,
     storage_order_rows,
+    truncate,
 )
 from .losses import (
     SOFTMAX_LOG_LOSS,
+    Rule,
     _apply_link,
     _derivative,
     _loss_derivative,
@@ -67,15 +73,34 @@ from .optim import SGD, Update, _step_rate, _update, step_rate, update
 
 
 class Linear(NamedTuple):
-    """A linear model as the kernels train it: parameters ``P`` (k, d + 1), the loss code, whether
-    the intercept is learned, the L2 penalty ``alpha`` in the gradient and the decoupled weight
-    decay ``decay`` (AdamW's)."""
+    """A linear model as the kernels train it: parameters ``P`` (k, d + 1), the loss (a
+    :class:`~fastgd._kernels.losses.Rule`), whether the intercept is learned, the L2 penalty
+    ``alpha`` in the gradient, the decoupled weight decay ``decay`` (AdamW's), the L1 penalty
+    ``l1`` with its cumulative state (``u`` (1,) and ``Q`` (k, d), see ``data.row_truncate``),
+    and the running average ``A`` (k, d + 1) of the parameters after every update from update
+    number ``average`` on (0: none); the three float64 (:func:`penalty_state`; the defaults serve
+    neither, and are never written)."""
 
     P: np.ndarray
-    loss: int
+    loss: tuple
     fit_intercept: bool
     alpha: float
     decay: float
+    l1: float = 0.0
+    u: np.ndarray = np.zeros(1)
+    Q: np.ndarray = np.zeros((0, 0))
+    A: np.ndarray = np.zeros((0, 0))
+    average: int = 0
+
+
+def penalty_state(model_shape, l1, average):
+    """Fresh ``(u, Q, A)`` of :class:`Linear` for parameters of shape ``model_shape``, sized to
+    what the penalty and the averaging use (empty where unused). All float64, whatever the
+    parameters' dtype: sums over millions of updates, and one type for numba to compile."""
+    k, d1 = model_shape
+    Q = np.zeros((k, d1 - 1) if l1 > 0 else (0, 0))
+    A = np.zeros(model_shape if average else (0, 0))
+    return np.zeros(1), Q, A
 
 
 # --- NumPy references -------------------------------------------------------------------------
@@ -105,16 +130,55 @@ def finish_gradient(G, P, n_rows, alpha, fit_intercept):
         G[:, -1] = 0
 
 
+def l1_prox(model, lr):
+    """The proximal step of the L1 penalty: the weights soft-thresholded by ``lr * l1``."""
+    W = model.P[:, :-1]
+    W[:] = np.sign(W) * np.maximum(np.abs(W) - lr * model.l1, 0)
+
+
+def l1_cumulative(model, lr, X, rows):
+    """The cumulative L1 penalty after a step at rate ``lr`` on ``rows``: ``u += lr * l1``, then
+    ``data.row_truncate`` on every weight (dense ``X``) or on the columns the rows touch (sparse, as
+    scikit-learn does)."""
+    model.u[0] += lr * model.l1
+    P = model.P
+    for c in range(P.shape[0]):
+        if sp.issparse(X):
+            for row in rows:
+                row_truncate(X, row, P, c, 1.0, model.u[0], model.Q)
+        else:
+            for j in range(P.shape[1] - 1):
+                truncate(P, c, j, 1.0, model.u[0], model.Q)
+
+
+def after_update(model, step, lr, prox, X, rows):
+    """The running average and the L1 penalty after update number ``step`` at rate ``lr`` on
+    ``rows``, in place, in scikit-learn's order.
+
+    Averaging: ``A += (P - A) / (step - average + 1)`` from update ``average`` on, so that ``A``
+    is the mean of the parameters after each of those updates (ASGD). L1: the proximal step
+    (:func:`l1_prox`) with ``prox`` (a full batch, or a batch of at least ``PROX_L1_MIN_ROWS``
+    rows), else the cumulative penalty (:func:`l1_cumulative`); either leaves exact zeros."""
+    if model.average and step >= model.average:
+        model.A[:] += (model.P - model.A) / (step - model.average + 1)
+    if model.l1 > 0:
+        if prox:
+            l1_prox(model, lr)
+        else:
+            l1_cumulative(model, lr, X, rows)
+
+
 def run_epoch(data, order, model, update_, rate, batch_size, step, n_threads):
     """One epoch of (mini-)batch gradient descent over ``order``, updating ``model.P`` and the
     optimizer state ``update_.S`` in place.
 
     Each batch: its loss and gradient at the current ``P`` (L2 penalty ``alpha``), the learning rate
-    of the step from the schedule, the decoupled weight decay ``W *= 1 - rate * decay``, then the
-    optimizer's update. Returns ``(sum of weighted losses, step)``.
+    of the step from the schedule, the decoupled weight decay ``W *= 1 - rate * decay``, the
+    optimizer's update, then the L1 penalty and the average (:func:`after_update`). Returns
+    ``(sum of weighted losses, step)``.
     """
     X, Y, sw = data
-    P, loss, fit_intercept, alpha, decay = model
+    P, loss, fit_intercept, alpha, decay = model[:5]
     n = len(order)
     total = 0.0
     for lo in range(0, n, batch_size):
@@ -129,6 +193,8 @@ def run_epoch(data, order, model, update_, rate, batch_size, step, n_threads):
         lr = step_rate(rate.schedule, rate.lr, step, rate.hyper)
         P[:, :-1] *= 1 - lr * decay
         update(update_.opt, P.reshape(-1), G.reshape(-1), update_.S, step, lr, update_.hyper)
+        after_update(model, step, lr, rows.size >= PROX_L1_MIN_ROWS or rows.size == X.shape[0],
+                     X, rows)
     return total, step
 
 
@@ -350,6 +416,55 @@ def _finish_gradient(G, P, n_rows, alpha, fit_intercept):
         G[c, d1 - 1] = G[c, d1 - 1] * inv if fit_intercept else 0
 
 
+@jit_inline
+def _l1_prox(model, lr):
+    """The compiled twin of :func:`l1_prox`."""
+    P = model.P
+    threshold = P.dtype.type(lr * model.l1)
+    zero = P.dtype.type(0)
+    for c in range(P.shape[0]):
+        for j in range(P.shape[1] - 1):
+            w = P[c, j]
+            P[c, j] = max(w - threshold, zero) if w > 0 else min(w + threshold, zero)
+
+
+@jit_inline
+def _l1_cumulative(model, lr, X, order, lo, hi):
+    """The compiled twin of :func:`l1_cumulative`."""
+    P, Q = model.P, model.Q
+    model.u[0] += lr * model.l1
+    u = model.u[0]
+    if lazy_shrink(X):
+        for i in range(lo, hi):
+            for c in range(P.shape[0]):
+                row_truncate(X, order[i], P, c, 1.0, u, Q)
+    else:
+        for c in range(P.shape[0]):
+            for j in range(P.shape[1] - 1):
+                _truncate(P, c, j, 1.0, u, Q)
+
+
+@jit_inline
+def _after_update(model, step, lr, prox, X, order, lo, hi):
+    """The compiled twin of :func:`after_update`."""
+    if model.average > 0 and step >= model.average:
+        _average_update(model, step)
+    if model.l1 > 0:
+        if prox:
+            _l1_prox(model, lr)
+        else:
+            _l1_cumulative(model, lr, X, order, lo, hi)
+
+
+@jit_inline
+def _average_update(model, step):
+    P, A = model.P, model.A
+    mu = 1.0 / (step - model.average + 1)
+    for c in range(P.shape[0]):
+        for j in range(P.shape[1]):
+            A[c, j] += mu * (P[c, j] - A[c, j])
+
+
 def _rows_body(data, order, lo, hi, model, update_, rate, step, step_stride, buf):
     """Batches of one row (SGD) over ``order[lo:hi]``: what :func:`_batches_body` does with a batch
     size of 1, as one flat loop per row: the scores, ``dl/dz``, then each parameter's gradient and
@@ -359,11 +474,14 @@ def _rows_body(data, order, lo, hi, model, update_, rate, step, step_stride, buf
     row those passes and the inlined helpers' reference counting cost more than the row itself.
     The row's losses wait in ``buf`` as in :func:`_accumulate_body`."""
     X, Y, sw = data
-    P, loss, fit_intercept, alpha, decay = model
+    P, loss, fit_intercept, alpha, decay = model.P, model.loss, model.fit_intercept, model.alpha, \
+        model.decay
     k, d1 = P.shape
     d = d1 - 1
     blocks = _blocks(buf, 0)
     Zr, Yr, Dr, Zp, Yp, Wp = blocks.Z, blocks.Y, blocks.D, blocks.Zp, blocks.Yp, blocks.Wp
+    epsilon = P.dtype.type(loss.epsilon)
+    after = model.l1 > 0 or model.average > 0  # tested once: see _batches_body
     G_row = np.empty_like(P)  # the other optimizers' gradient of one row
     P_flat, G_flat = P.reshape(-1), G_row.reshape(-1)
     one = P.dtype.type(1)
@@ -377,11 +495,11 @@ def _rows_body(data, order, lo, hi, model, update_, rate, step, step_stride, buf
         for c in range(k):
             Zr[c] = row_dot(X, row, P, c) + P[c, d]
             Yr[c] = Y[row, c]
-        if loss == SOFTMAX_LOG_LOSS:
+        if loss.code == SOFTMAX_LOG_LOSS:
             _loss_derivative(loss, Zr, Yr, Dr, 0, k, k)
         else:
             for c in range(k):
-                Dr[c] = _derivative(loss, Zr[c], Yr[c], one)
+                Dr[c] = _derivative(loss.code, epsilon, Zr[c], Yr[c], one)
         if pending == Zp.size:
             total += _flush_losses(loss, blocks, pending, k)
             pending = 0
@@ -402,6 +520,8 @@ def _rows_body(data, order, lo, hi, model, update_, rate, step, step_stride, buf
                 row_scaled_axpy(X, row, keep, g, P, c)
                 if fit_intercept:
                     P[c, d] -= g
+            if after:
+                _after_update(model, step, lr, False, X, order, i, i + 1)
             continue
         for c in range(k):
             g = w * Dr[c]
@@ -414,6 +534,8 @@ def _rows_body(data, order, lo, hi, model, update_, rate, step, step_stride, buf
                 for j in range(d):
                     P[c, j] *= shrink
         _update(update_.opt, P_flat, G_flat, update_.S, step, lr, update_.hyper)
+        if after:
+            _after_update(model, step, lr, False, X, order, i, i + 1)
     return total + _flush_losses(loss, blocks, pending, k), step
 
 
@@ -430,11 +552,14 @@ def _scaled_sgd_body(data, order, lo, hi, model, rate, batch_size, step, step_st
     falls below ``FOLD_SCALE`` and at the end. The rows' losses wait in ``buf`` as in
     :func:`_accumulate_body`. Returns ``(loss sum, step)``."""
     X, Y, sw = data
-    P, loss, fit_intercept, alpha, decay = model
+    P, loss, fit_intercept, alpha, decay = model.P, model.loss, model.fit_intercept, model.alpha, \
+        model.decay
     k, d1 = P.shape
     d = d1 - 1
     blocks = _blocks(buf, 0)
     Zp, Yp, Wp, Dp = blocks.Zp, blocks.Yp, blocks.Wp, blocks.D
+    epsilon = P.dtype.type(loss.epsilon)
+    l1, u, Q = model.l1, model.u, model.Q
     D = np.empty(max(1, min(batch_size, hi - lo)) * k, dtype=P.dtype)  # the batch's dl/dz
     one = P.dtype.type(1)
     scale = 1.0
@@ -454,18 +579,19 @@ def _scaled_sgd_body(data, order, lo, hi, model, rate, batch_size, step, step_st
             if k == 1:  # the same as below, without the loops and index arithmetic over outputs
                 z = scale * row_dot(X, row, P, 0) + P[0, d]
                 Wp[pending], Zp[pending], Yp[pending] = sw[row], z, Y[row, 0]
-                D[i] = _derivative(loss, z, Y[row, 0], one)
+                D[i] = _derivative(loss.code, epsilon, z, Y[row, 0], one)
                 pending += 1
                 continue
             Wp[pending // k] = sw[row]
             _scaled_scores(X, row, P, scale, Y, Zp, Yp, pending)
-            if loss == SOFTMAX_LOG_LOSS:
+            if loss.code == SOFTMAX_LOG_LOSS:
                 _loss_derivative(loss, Zp, Yp, Dp, pending, pending + k, k)
                 for c in range(k):
                     D[i * k + c] = Dp[pending + c]
             else:
                 for c in range(k):
-                    D[i * k + c] = _derivative(loss, Zp[pending + c], Yp[pending + c], one)
+                    D[i * k + c] = _derivative(loss.code, epsilon, Zp[pending + c],
+                                               Yp[pending + c], one)
             pending += k
         step += step_stride
         lr = _step_rate(rate.schedule, rate.lr, step, rate.hyper)
@@ -474,6 +600,8 @@ def _scaled_sgd_body(data, order, lo, hi, model, rate, batch_size, step, step_st
             _fold_scale(P, scale)
             scale = 1.0
         per_row = lr / nb
+        if l1 > 0:
+            u[0] += lr * l1
         for i in range(nb):
             row = order[b_lo + i]
             w = sw[row]
@@ -482,12 +610,15 @@ def _scaled_sgd_body(data, order, lo, hi, model, rate, batch_size, step, step_st
                 row_axpy(X, row, -g / scale, P, 0)
                 if fit_intercept:
                     P[0, d] -= g
-                continue
-            for c in range(k):
-                g = per_row * w * D[i * k + c]
-                row_axpy(X, row, -g / scale, P, c)
-                if fit_intercept:
-                    P[c, d] -= g
+            else:
+                for c in range(k):
+                    g = per_row * w * D[i * k + c]
+                    row_axpy(X, row, -g / scale, P, c)
+                    if fit_intercept:
+                        P[c, d] -= g
+            if l1 > 0:  # the columns the row touched, as scikit-learn does for sparse rows
+                for c in range(k):
+                    row_truncate(X, row, P, c, scale, u[0], Q)
     _fold_scale(P, scale)
     return total + _flush_losses(loss, blocks, pending, k), step
 
@@ -515,12 +646,14 @@ def _fold_scale(P, scale):
 
 
 @jit
-def _scaled_sgd_applies(X, opt, batch_size):
+def _scaled_sgd_applies(X, opt, batch_size, model):
     """Whether an epoch runs :func:`_scaled_sgd_body`: plain SGD on rows that touch few columns,
-    in batches small enough that O(d) per batch would dominate. Larger batches (which the parallel
-    backend splits across threads) sum their gradient in a dense buffer, which then costs less
-    than the running scale's per-row work (full batch on 200,000 x 2**18 CSR: 55 ms against 78)."""
-    return lazy_shrink(X) and opt == SGD and batch_size < 2 * MIN_ROWS_PER_THREAD
+    in batches small enough that O(d) per batch would dominate, without averaging (whose running
+    mean costs O(d) an update anyway). Larger batches (which the parallel backend splits across
+    threads) sum their gradient in a dense buffer, which then costs less than the running scale's
+    per-row work (full batch on 200,000 x 2**18 CSR: 55 ms against 78)."""
+    return (lazy_shrink(X) and opt == SGD and batch_size < 2 * MIN_ROWS_PER_THREAD
+            and model.average == 0 and (model.l1 == 0 or batch_size < PROX_L1_MIN_ROWS))
 
 
 def _batches_body(data, order, lo, hi, model, update_, rate, batch_size, step, step_stride, G,
@@ -535,18 +668,22 @@ def _batches_body(data, order, lo, hi, model, update_, rate, batch_size, step, s
     must not call a ``parallel=True`` function: numba can then crash loading it from its cache.)
     """
     X, Y, sw = data
-    if _scaled_sgd_applies(X, update_.opt, batch_size):
+    if _scaled_sgd_applies(X, update_.opt, batch_size, model):
         return _run_scaled_sgd(data, order, lo, hi, model, rate, batch_size, step, step_stride,
                                buf)
     if batch_size == 1:
         return _run_rows(data, order, lo, hi, model, update_, rate, step, step_stride, buf)
-    P, loss, fit_intercept, alpha, decay = model
+    P, loss, fit_intercept, alpha, decay = model.P, model.loss, model.fit_intercept, model.alpha, \
+        model.decay
     k, d1 = P.shape
     # views made once: inside the batch loop each would cost atomic reference counting
     G0 = G[0]
     blocks = _blocks(buf, 0)
     P_flat = P.reshape(-1)
     G_flat = G0.reshape(-1)
+    # tested once: the update's L1 and average, even untaken, cost 20% of an SGD row's time in
+    # the loop (their arrays' reference counts; measured on 10,000 x 32)
+    after = model.l1 > 0 or model.average > 0
     total = 0.0
     pending = 0
     for b_lo in range(lo, hi, batch_size):
@@ -560,21 +697,25 @@ def _batches_body(data, order, lo, hi, model, update_, rate, batch_size, step, s
             pending = 0
             partial = np.empty(parts)
             X_parts = input_parts(X)
+            # prange cannot take a tuple of mixed types (numba's parfor lowering fails on the
+            # Rule): rebuilt in the loop
+            loss_code, loss_epsilon = loss.code, loss.epsilon
             for t in prange(parts):
                 thread_data = Data(input_from_parts(X_parts), Y, sw)
+                thread_loss = Rule(loss_code, loss_epsilon)
                 # accumulated in the thread's own allocation, copied out once: neighbouring parts
                 # of G share a cache line, which would bounce between the cores at every row
                 G_part = np.empty((k, d1), dtype=G.dtype)
                 part_blocks = _blocks(buf, t)
                 part_lo, part_hi = b_lo + t * nb // parts, b_lo + (t + 1) * nb // parts
                 if whole:
-                    partial[t] = _whole_rows(thread_data, part_lo, part_hi, P, loss, G_part,
+                    partial[t] = _whole_rows(thread_data, part_lo, part_hi, P, thread_loss, G_part,
                                              part_blocks)
                 else:
                     part_loss, part_pending = _accumulate_call(thread_data, order, part_lo,
-                                                               part_hi, P, loss, G_part,
+                                                               part_hi, P, thread_loss, G_part,
                                                                part_blocks, 0)
-                    partial[t] = part_loss + _flush_losses(loss, part_blocks, part_pending, k)
+                    partial[t] = part_loss + _flush_losses(thread_loss, part_blocks, part_pending, k)
                 for c in range(k):
                     for j in range(d1):
                         G[t, c, j] = G_part[c, j]
@@ -600,6 +741,9 @@ def _batches_body(data, order, lo, hi, model, update_, rate, batch_size, step, s
                 for j in range(d1 - 1):
                     P[c, j] *= shrink
         _update(update_.opt, P_flat, G_flat, update_.S, step, lr, update_.hyper)
+        if after:
+            _after_update(model, step, lr, nb >= PROX_L1_MIN_ROWS or nb == Y.shape[0], X, order,
+                          b_lo, b_hi)
     return total + _flush_losses(loss, blocks, pending, k), step
 
 
@@ -626,7 +770,7 @@ def _compiled_epoch(batches, threaded):
         n = len(order)
         n_parts = max(1, min(n_threads, n // MIN_ROWS_PER_THREAD)) if threaded else 1
         G, buf = scratch(n_parts, model.P)
-        if _scaled_sgd_applies(data.X, update_.opt, batch_size):
+        if _scaled_sgd_applies(data.X, update_.opt, batch_size, model):
             return _run_scaled_sgd(data, order, 0, n, model, rate, batch_size, step, 1, buf)
         if batch_size == 1:  # as batches would, but an SGD fit then compiles only the row kernel
             return _run_rows(data, order, 0, n, model, update_, rate, step, 1, buf)
@@ -657,7 +801,7 @@ def _full_batch_step(G, partial, model, update_, rate, step, n_rows):
     """The step of a full batch from its parts' sums (:func:`_parts_gradient`): the losses and
     gradients added in part order, then the mean, the L2 term, the decay and the optimizer's
     update, as in :func:`_batches_body`. Returns ``(loss sum, step)``."""
-    P, loss, fit_intercept, alpha, decay = model
+    P, fit_intercept, alpha, decay = model.P, model.fit_intercept, model.alpha, model.decay
     k, d1 = P.shape
     total = 0.0
     for t in range(partial.size):
@@ -676,6 +820,10 @@ def _full_batch_step(G, partial, model, update_, rate, step, n_rows):
             for j in range(d1 - 1):
                 P[c, j] *= shrink
     _update(update_.opt, P.reshape(-1), G0.reshape(-1), update_.S, step, lr, update_.hyper)
+    if model.average > 0 and step >= model.average:
+        _average_update(model, step)
+    if model.l1 > 0:
+        _l1_prox(model, lr)
     return total, step
 
 
@@ -731,6 +879,10 @@ def _local_sgd_body(data, order, model, update_, rate, batch_size, step, n_threa
     most_rows = -(-n // n_threads)  # the rows of the largest part
     n_rounds = -(-most_rows // sync)
     X_parts, Y, sw = input_parts(data.X), data.Y, data.sw
+    # prange cannot take the Rule, a tuple of mixed types, nor so the model: rebuilt in the loop
+    loss_code, loss_epsilon = model.loss.code, model.loss.epsilon
+    fit_intercept, alpha, decay, u, Q, A = (model.fit_intercept, model.alpha, model.decay,
+                                            model.u, model.Q, model.A)
     for r in range(n_rounds):
         for t in prange(n_threads):
             thread_data = Data(input_from_parts(X_parts), Y, sw)
@@ -742,7 +894,9 @@ def _local_sgd_body(data, order, model, update_, rate, batch_size, step, n_threa
                 G_t, buf_t = _scratch(1, P)
                 part_loss, _ = _run_batches(
                     thread_data, order, lo, hi,
-                    Linear(P_t, model.loss, model.fit_intercept, model.alpha, model.decay),
+                    # the estimators refuse L1 and averaging with this backend
+                    Linear(P_t, Rule(loss_code, loss_epsilon), fit_intercept, alpha, decay, 0.0,
+                           u, Q, A, 0),
                     Update(update_.opt, S_t, update_.hyper), rate, batch_size,
                     step + r * (sync // batch_size) * n_threads + t, n_threads, G_t, buf_t)
                 totals[t] += part_loss

@@ -21,10 +21,26 @@ name                   loss ``l(z, y)``                 ``dl/dz``
 ``softmax_log_loss``   ``logsumexp(z_row) - z_row . y`` ``softmax(z_row) - y``
 ``hinge``              ``max(0, 1 - s z)``, ``s=2y-1``  ``-s`` where ``s z < 1``, else 0
 ``sigmoid_squared``    ``(p - y)**2``                   ``2 (p - y) p (1 - p)``
+``perceptron``         ``max(0, -s z)``                 ``-s`` where ``s z <= 0``, else 0
+``squared_hinge``      ``max(0, 1 - s z)**2``           ``-2 s (1 - s z)`` where ``s z < 1``
+``modified_huber``     ``max(0, 1 - s z)**2`` for       ``-2 s (1 - s z)``, ``-4 s`` below
+                       ``s z >= -1``, else ``-4 s z``   ``s z = -1``
+``huber``              ``r**2 / 2`` for ``|r| <= e``,   ``r``, clipped to ``[-e, e]``
+                       else ``e |r| - e**2 / 2``
+``epsilon_insensitive``         ``max(0, |r| - e)``     ``sign(r)`` where ``|r| > e``
+``squared_epsilon_insensitive`` ``max(0, |r| - e)**2``  ``2 sign(r) (|r| - e)``
 =====================  ===============================  ==================================
+
+with ``r = z - y`` and ``e`` the loss's ``epsilon`` (:class:`Rule`). The definitions and the
+subgradients at the kinks are scikit-learn's (``sklearn/linear_model/_sgd_fast.pyx``: the hinge's
+subgradient is ``-s`` at ``s z = 1`` too), except ``squared_error``, which is the mean squared error
+(PyTorch's ``MSELoss``), twice scikit-learn's ``r**2 / 2``. The regression losses also train
+classifiers, on targets ``s`` (-1 or 1) instead of ``y``, as scikit-learn's ``SGDClassifier`` does.
 
 The mean of these terms over the rows is the training loss, so ``squared_error`` is the mean of
 squared residuals with gradient ``2/n X.T @ (p - y)``.
+
+The kernels take a loss as a :class:`Rule`: its code and its ``epsilon``.
 
 To add a loss: its NumPy reference and its entry in :data:`LOSSES`; its compiled branch in
 :func:`_derivative` and in :func:`_loss_values_body` (and a loop with its constant code in
@@ -64,17 +80,17 @@ def apply_link(link, Z):
     return Z.copy()
 
 
-def squared_error_terms(Z, Y):
+def squared_error_terms(Z, Y, epsilon):
     r = Z - Y
     return r * r, 2 * r
 
 
-def log_loss_terms(Z, Y):
+def log_loss_terms(Z, Y, epsilon):
     e = np.exp(-np.abs(Z))
     return np.maximum(Z, 0) + np.log1p(e) - Y * Z, sigmoid(Z) - Y
 
 
-def softmax_log_loss_terms(Z, Y):
+def softmax_log_loss_terms(Z, Y, epsilon):
     shift = Z.max(axis=1, keepdims=True)
     log_norm = np.log(np.exp(Z - shift).sum(axis=1, keepdims=True)) + shift
     # the row's whole loss goes in its first element so that L.sum() is the total
@@ -83,27 +99,67 @@ def softmax_log_loss_terms(Z, Y):
     return L, softmax(Z) - Y
 
 
-def hinge_terms(Z, Y):
+def hinge_terms(Z, Y, epsilon):
     s = 2 * Y - 1
     margin = s * Z
-    return np.maximum(0, 1 - margin), np.where(margin < 1, -s, 0).astype(Z.dtype)
+    return np.maximum(0, 1 - margin), np.where(margin <= 1, -s, 0).astype(Z.dtype)
 
 
-def sigmoid_squared_terms(Z, Y):
+def sigmoid_squared_terms(Z, Y, epsilon):
     p = sigmoid(Z)
     r = p - Y
     return r * r, 2 * r * p * (1 - p)
+
+
+def perceptron_terms(Z, Y, epsilon):
+    s = 2 * Y - 1
+    margin = s * Z
+    return np.maximum(0, -margin), np.where(margin <= 0, -s, 0).astype(Z.dtype)
+
+
+def squared_hinge_terms(Z, Y, epsilon):
+    s = 2 * Y - 1
+    gap = np.maximum(0, 1 - s * Z)
+    return gap * gap, -2 * s * gap
+
+
+def modified_huber_terms(Z, Y, epsilon):
+    s = 2 * Y - 1
+    margin = s * Z
+    gap = np.maximum(0, 1 - margin)
+    linear = margin < -1
+    return (np.where(linear, -4 * margin, gap * gap),
+            np.where(linear, -4 * s, -2 * s * gap).astype(Z.dtype))
+
+
+def huber_terms(Z, Y, epsilon):
+    r = Z - Y
+    inside = np.abs(r) <= epsilon
+    return (np.where(inside, r * r / 2, epsilon * np.abs(r) - epsilon * epsilon / 2),
+            np.clip(r, -epsilon, epsilon).astype(Z.dtype))
+
+
+def epsilon_insensitive_terms(Z, Y, epsilon):
+    r = Z - Y
+    return np.maximum(0, np.abs(r) - epsilon), (np.sign(r) * (np.abs(r) > epsilon)).astype(Z.dtype)
+
+
+def squared_epsilon_insensitive_terms(Z, Y, epsilon):
+    r = Z - Y
+    excess = np.maximum(0, np.abs(r) - epsilon)
+    return excess * excess, 2 * np.sign(r) * excess
 
 
 class Loss(NamedTuple):
     """One loss: what the estimators, the gradient check, the tests and the kernels know of it."""
 
     name: str
-    #: NumPy reference ``(Z, Y) -> (L, D)`` on (m, k) scores and targets.
+    #: NumPy reference ``(Z, Y, epsilon) -> (L, D)`` on (m, k) scores and targets.
     reference: Callable
     #: Whether the loss is one of each element (else of each row, as softmax).
     elementwise: bool
-    #: "regressor" or "classifier": the estimator that takes it.
+    #: "regressor" or "classifier": the estimator that takes it (a classifier takes the regression
+    #: losses too, on targets -1 and 1).
     task: str
     #: Bound on ``d2l/dz2`` for the "auto" step (hinge is not smooth; 1 treats it like a smooth
     #: loss of the same scale).
@@ -124,25 +180,47 @@ LOSSES = (
     Loss("hinge", hinge_terms, True, "classifier", 1.0, None, "hinge"),
     Loss("sigmoid_squared", sigmoid_squared_terms, True, "classifier", 0.5, SIGMOID,
          "sigmoid_squared"),
+    Loss("perceptron", perceptron_terms, True, "classifier", 1.0, None, "perceptron"),
+    Loss("squared_hinge", squared_hinge_terms, True, "classifier", 2.0, None, "squared_hinge"),
+    Loss("modified_huber", modified_huber_terms, True, "classifier", 2.0, None, "modified_huber"),
+    Loss("huber", huber_terms, True, "regressor", 1.0, None, "huber"),
+    Loss("epsilon_insensitive", epsilon_insensitive_terms, True, "regressor", 1.0, None,
+         "epsilon_insensitive"),
+    Loss("squared_epsilon_insensitive", squared_epsilon_insensitive_terms, True, "regressor", 2.0,
+         None, "squared_epsilon_insensitive"),
 )
 CODES = {loss.name: code for code, loss in enumerate(LOSSES)}
-SQUARED_ERROR, LOG_LOSS, SOFTMAX_LOG_LOSS, HINGE, SIGMOID_SQUARED = (
-    CODES[name] for name in ("squared_error", "log_loss", "softmax_log_loss", "hinge",
-                             "sigmoid_squared"))
+(SQUARED_ERROR, LOG_LOSS, SOFTMAX_LOG_LOSS, HINGE, SIGMOID_SQUARED, PERCEPTRON, SQUARED_HINGE,
+ MODIFIED_HUBER, HUBER, EPSILON_INSENSITIVE, SQUARED_EPSILON_INSENSITIVE) = range(len(LOSSES))
 #: The losses a user names: softmax is what log_loss becomes for more than two classes.
-PUBLIC = {task: tuple(loss.name for loss in LOSSES if loss.task == task and loss.elementwise)
-          for task in ("regressor", "classifier")}
+PUBLIC = {"regressor": tuple(loss.name for loss in LOSSES if loss.task == "regressor"),
+          "classifier": tuple(loss.name for loss in LOSSES if loss.elementwise)}
 
 
-def code(name, n_outputs=1):
-    """The code of the loss ``name`` trained with ``n_outputs`` scores per row."""
-    return CODES[LOSSES[CODES[name]].multiclass if n_outputs > 1 else name]
+class Rule(NamedTuple):
+    """A loss as the compiled kernels take it: its code (its index in :data:`LOSSES`) and the
+    ``epsilon`` of huber and the epsilon-insensitive losses (unused by the others)."""
+
+    code: int
+    epsilon: float = 0.0
+
+
+def rule(name, n_outputs=1, epsilon=0.0):
+    """The :class:`Rule` of the loss ``name`` trained with ``n_outputs`` scores per row."""
+    code = CODES[LOSSES[CODES[name]].multiclass if n_outputs > 1 else name]
+    return Rule(code, float(epsilon))
+
+
+def on_signs(name):
+    """Whether a classifier trains the loss ``name`` on targets -1 and 1 (a regression loss)."""
+    return LOSSES[CODES[name]].task == "regressor"
 
 
 def loss_terms(loss, Z, Y):
-    """Return ``(L, D)``: per-element loss and its derivative, for scores and targets of shape (m, k)."""
-    check_code(loss)
-    return LOSSES[loss].reference(Z, Y)
+    """Return ``(L, D)``: per-element loss and its derivative, for scores and targets of shape
+    (m, k); ``loss`` a :class:`Rule`."""
+    check_code(loss.code)
+    return LOSSES[loss.code].reference(Z, Y, Z.dtype.type(loss.epsilon))
 
 
 # --- compiled kernels -------------------------------------------------------------------------
@@ -207,67 +285,141 @@ def _apply_link(link, Z, size, k):
 
 
 @jit_inline
-def _derivative(loss, z, y, one):
+def _derivative(code, epsilon, z, y, one):
     """``dl/dz`` of one element, for every loss but softmax (whose derivative needs the whole row);
-    ``one`` is 1 in the dtype of ``z``; NaN for a code that has no such rule."""
+    ``one`` is 1 and ``epsilon`` the loss's epsilon, both in the dtype of ``z``; NaN for a code that
+    has no such rule."""
+    zero = one - one
     two = one + one
-    if loss == SQUARED_ERROR:
+    if code == SQUARED_ERROR:
         return two * (z - y)
-    if loss == LOG_LOSS:
+    if code == LOG_LOSS:
         return _sigmoid(z, one) - y
-    if loss == HINGE:
-        s = two * y - one
-        return -s if s * z < one else one - one
-    if loss == SIGMOID_SQUARED:
+    if code == SIGMOID_SQUARED:
         p = _sigmoid(z, one)
         return two * (p - y) * p * (one - p)
-    return (one - one) / (one - one)
+    if code == HUBER:
+        return min(max(z - y, -epsilon), epsilon)
+    if code == EPSILON_INSENSITIVE:
+        r = z - y
+        return one if r > epsilon else (-one if r < -epsilon else zero)
+    if code == SQUARED_EPSILON_INSENSITIVE:
+        r = z - y
+        return two * (r - epsilon) if r > epsilon else (two * (r + epsilon) if r < -epsilon
+                                                         else zero)
+    # the margin losses, of s = 2y - 1 (1 for the positive class, -1 for the other)
+    s = two * y - one
+    margin = s * z
+    if code == HINGE:
+        return -s if margin <= one else zero
+    if code == PERCEPTRON:
+        return -s if margin <= zero else zero
+    if code == SQUARED_HINGE:
+        return -two * s * (one - margin) if margin < one else zero
+    if code == MODIFIED_HUBER:
+        if margin >= one:
+            return zero
+        return -two * s * (one - margin) if margin >= -one else -(two + two) * s
+    return zero / zero
+
+
+@jit_inline
+def _loss_value(code, epsilon, z, y, one):
+    """The loss of one element, for every loss but softmax and log_loss (which
+    :func:`_loss_values_body` evaluates in loops of their own); NaN for any other code."""
+    zero = one - one
+    two = one + one
+    if code == SQUARED_ERROR:
+        r = z - y
+        return r * r
+    if code == SIGMOID_SQUARED:
+        r = _sigmoid(z, one) - y
+        return r * r
+    if code == HUBER:
+        r = abs(z - y)
+        return r * r / two if r <= epsilon else epsilon * r - epsilon * epsilon / two
+    if code == EPSILON_INSENSITIVE:
+        return max(zero, abs(z - y) - epsilon)
+    if code == SQUARED_EPSILON_INSENSITIVE:
+        excess = max(zero, abs(z - y) - epsilon)
+        return excess * excess
+    margin = (two * y - one) * z
+    if code == HINGE:
+        return max(zero, one - margin)
+    if code == PERCEPTRON:
+        return max(zero, -margin)
+    if code == SQUARED_HINGE:
+        gap = max(zero, one - margin)
+        return gap * gap
+    if code == MODIFIED_HUBER:
+        if margin < -one:
+            return -(two + two) * margin
+        gap = max(zero, one - margin)
+        return gap * gap
+    return zero / zero
 
 
 def _loss_derivative_body(loss, Z, Y, D, start, stop, k):
     """Fill ``D[start:stop]`` with ``dl/dz`` for the flat row-major blocks ``Z``, ``Y`` (``k``
-    outputs per row; ``start`` and ``stop`` are multiples of ``k``).
+    outputs per row; ``start`` and ``stop`` are multiples of ``k``); ``loss`` a :class:`Rule`.
 
     The buffers are whole (not sliced) so that numba sees unit-stride arrays and vectorises."""
     one = Z.dtype.type(1)
-    if loss == SOFTMAX_LOG_LOSS:
+    code = loss.code
+    e = Z.dtype.type(loss.epsilon)
+    if code == SOFTMAX_LOG_LOSS:
         for r0 in range(start, stop, k):
             _, total = _softmax_row(Z, r0, k, D)
             for c in range(k):
                 D[r0 + c] = D[r0 + c] / total - Y[r0 + c]
     # a constant code in each loop, so that it compiles without a branch and vectorises
-    elif loss == SQUARED_ERROR:
+    elif code == SQUARED_ERROR:
         for t in range(start, stop):
-            D[t] = _derivative(SQUARED_ERROR, Z[t], Y[t], one)
-    elif loss == LOG_LOSS:
+            D[t] = _derivative(SQUARED_ERROR, e, Z[t], Y[t], one)
+    elif code == LOG_LOSS:
         for t in range(start, stop):
-            D[t] = _derivative(LOG_LOSS, Z[t], Y[t], one)
-    elif loss == HINGE:
+            D[t] = _derivative(LOG_LOSS, e, Z[t], Y[t], one)
+    elif code == HINGE:
         for t in range(start, stop):
-            D[t] = _derivative(HINGE, Z[t], Y[t], one)
-    elif loss == SIGMOID_SQUARED:
+            D[t] = _derivative(HINGE, e, Z[t], Y[t], one)
+    elif code == SIGMOID_SQUARED:
         for t in range(start, stop):
-            D[t] = _derivative(SIGMOID_SQUARED, Z[t], Y[t], one)
+            D[t] = _derivative(SIGMOID_SQUARED, e, Z[t], Y[t], one)
+    elif code == PERCEPTRON:
+        for t in range(start, stop):
+            D[t] = _derivative(PERCEPTRON, e, Z[t], Y[t], one)
+    elif code == SQUARED_HINGE:
+        for t in range(start, stop):
+            D[t] = _derivative(SQUARED_HINGE, e, Z[t], Y[t], one)
+    elif code == MODIFIED_HUBER:
+        for t in range(start, stop):
+            D[t] = _derivative(MODIFIED_HUBER, e, Z[t], Y[t], one)
+    elif code == HUBER:
+        for t in range(start, stop):
+            D[t] = _derivative(HUBER, e, Z[t], Y[t], one)
+    elif code == EPSILON_INSENSITIVE:
+        for t in range(start, stop):
+            D[t] = _derivative(EPSILON_INSENSITIVE, e, Z[t], Y[t], one)
+    elif code == SQUARED_EPSILON_INSENSITIVE:
+        for t in range(start, stop):
+            D[t] = _derivative(SQUARED_EPSILON_INSENSITIVE, e, Z[t], Y[t], one)
     else:
         for t in range(start, stop):
-            D[t] = _derivative(loss, Z[t], Y[t], one)  # NaN
+            D[t] = _derivative(code, e, Z[t], Y[t], one)  # NaN
 
 
 def _loss_values_body(loss, Z, Y, L, start, stop, k):
     """Fill ``L[start:stop]`` with the loss of each element (for softmax, each row's loss in its
-    first element and 0 in the others)."""
-    one = Z.dtype.type(1)
+    first element and 0 in the others); ``loss`` a :class:`Rule`."""
     zero = Z.dtype.type(0)
-    two = Z.dtype.type(2)
-    if loss == SQUARED_ERROR:
-        for t in range(start, stop):
-            r = Z[t] - Y[t]
-            L[t] = r * r
-    elif loss == LOG_LOSS:
+    one = Z.dtype.type(1)
+    code = loss.code
+    e = Z.dtype.type(loss.epsilon)
+    if code == LOG_LOSS:
         for t in range(start, stop):
             z = Z[t]
             L[t] = max(z, zero) + log1p_unit(exp_nonpositive(-abs(z))) - Y[t] * z
-    elif loss == SOFTMAX_LOG_LOSS:
+    elif code == SOFTMAX_LOG_LOSS:
         for r0 in range(start, stop, k):
             shift, total = _softmax_row(Z, r0, k, L)
             dot = zero
@@ -275,16 +427,37 @@ def _loss_values_body(loss, Z, Y, L, start, stop, k):
                 dot += Z[r0 + c] * Y[r0 + c]
                 L[r0 + c] = zero
             L[r0] = np.log(total) + shift - dot
-    elif loss == HINGE:
+    # a constant code in each loop, as in _loss_derivative_body
+    elif code == SQUARED_ERROR:
         for t in range(start, stop):
-            L[t] = max(zero, one - (two * Y[t] - one) * Z[t])
-    elif loss == SIGMOID_SQUARED:
+            L[t] = _loss_value(SQUARED_ERROR, e, Z[t], Y[t], one)
+    elif code == HINGE:
         for t in range(start, stop):
-            r = _sigmoid(Z[t], one) - Y[t]
-            L[t] = r * r
+            L[t] = _loss_value(HINGE, e, Z[t], Y[t], one)
+    elif code == SIGMOID_SQUARED:
+        for t in range(start, stop):
+            L[t] = _loss_value(SIGMOID_SQUARED, e, Z[t], Y[t], one)
+    elif code == PERCEPTRON:
+        for t in range(start, stop):
+            L[t] = _loss_value(PERCEPTRON, e, Z[t], Y[t], one)
+    elif code == SQUARED_HINGE:
+        for t in range(start, stop):
+            L[t] = _loss_value(SQUARED_HINGE, e, Z[t], Y[t], one)
+    elif code == MODIFIED_HUBER:
+        for t in range(start, stop):
+            L[t] = _loss_value(MODIFIED_HUBER, e, Z[t], Y[t], one)
+    elif code == HUBER:
+        for t in range(start, stop):
+            L[t] = _loss_value(HUBER, e, Z[t], Y[t], one)
+    elif code == EPSILON_INSENSITIVE:
+        for t in range(start, stop):
+            L[t] = _loss_value(EPSILON_INSENSITIVE, e, Z[t], Y[t], one)
+    elif code == SQUARED_EPSILON_INSENSITIVE:
+        for t in range(start, stop):
+            L[t] = _loss_value(SQUARED_EPSILON_INSENSITIVE, e, Z[t], Y[t], one)
     else:
         for t in range(start, stop):
-            L[t] = (one - one) / (one - one)
+            L[t] = _loss_value(code, e, Z[t], Y[t], one)  # NaN
 
 
 _loss_derivative = jit(_loss_derivative_body)
@@ -297,7 +470,7 @@ _loss_derivative_inline = jit_inline(renamed(_loss_derivative_body, "_loss_deriv
 def _loss_terms_body(loss, Z, Y, L, D, size, k):
     """Fill ``L`` and ``D`` for the first ``size`` elements of the flat blocks ``Z``, ``Y``; the log
     loss in one pass, whose loss and derivative share one ``exp(-|z|)``."""
-    if loss == LOG_LOSS:
+    if loss.code == LOG_LOSS:
         one = Z.dtype.type(1)
         zero = Z.dtype.type(0)
         for t in range(size):

@@ -53,7 +53,7 @@ from ..config import jit, jit_parallel
 from . import optim
 from .data import (Data, csr_type, dense_type, for_each_part, input_from_parts, input_parts,
                    kernel_data, kernel_input, row_copy)
-from .losses import _apply_link, _loss_terms, _sigmoid, apply_link, loss_terms, sigmoid
+from .losses import Rule, _apply_link, _loss_terms, _sigmoid, apply_link, loss_terms, sigmoid
 from .optim import _step_rate, _update, step_rate, update
 
 IDENTITY, RELU, TANH, LOGISTIC = range(4)
@@ -62,13 +62,13 @@ ACTIVATIONS = {"identity": IDENTITY, "relu": RELU, "tanh": TANH, "logistic": LOG
 
 class Network(NamedTuple):
     """A network as the kernels train it: the flat parameters ``P``, the layer ``sizes`` (int64),
-    the hidden layers' activation code, the loss code, the L2 penalty ``alpha`` in the gradient and
+    the hidden layers' activation code, the loss (a ``losses.Rule``), the L2 penalty ``alpha`` in the gradient and
     the decoupled weight decay ``decay`` (AdamW's)."""
 
     P: np.ndarray
     sizes: np.ndarray
     activation: int
-    loss: int
+    loss: tuple
     alpha: float
     decay: float
 
@@ -655,6 +655,7 @@ def _run_epoch_body(data, order, net, update_, rate, batch_size, step, n_threads
     nz = np.empty((n_parts, width), dtype=np.int64)
     partial = np.empty(n_parts)
     X_parts = input_parts(X)  # prange cannot take a Data holding a CSR: rebuilt in the loop
+    loss_code, loss_epsilon = loss.code, loss.epsilon  # nor a Rule, a tuple of mixed types
     G0 = G[0]
     total = 0.0
     for lo in range(0, n, batch_size):
@@ -671,7 +672,8 @@ def _run_epoch_body(data, order, net, update_, rate, batch_size, step, n_threads
                     _zero(G[t])
                 partial[t] = _accumulate(Data(input_from_parts(X_parts), Y, sw), order,
                                          lo + t * rows // parts, lo + (t + 1) * rows // parts, P,
-                                         sizes, activation, loss, 1.0 / rows, G[t], work[t], nz[t])
+                                         sizes, activation, Rule(loss_code, loss_epsilon),
+                                         1.0 / rows, G[t], work[t], nz[t])
             for t in range(parts):
                 total += partial[t]
                 if t > 0:

@@ -76,7 +76,7 @@ def checked(epoch):
     from .losses import check_code as check_loss
 
     def run_epoch(data, order, model, update_, rate, batch_size, step, n_threads):
-        check_loss(model.loss)
+        check_loss(model.loss.code)
         check_code(update_.opt)
         return epoch(data, order, model, update_, rate, batch_size, step, n_threads)
 
@@ -95,7 +95,7 @@ class Update(NamedTuple):
 
 class Rate(NamedTuple):
     """The learning rate of each step inside an epoch: a per-step schedule's code (CONSTANT,
-    INVSCALING, COSINE), the base rate and ``hyper = [power_t, total_steps]``."""
+    INVSCALING, COSINE, OPTIMAL), the base rate and ``hyper = [power_t, total_steps, alpha]``."""
 
     schedule: int
     lr: float
@@ -219,20 +219,24 @@ def _update_element(opt, p, g, s0, s1, h):
 # Schedules that change once per epoch (exponential, step, a user's callable) are evaluated by the
 # driver between epochs and arrive here as CONSTANT.
 
-CONSTANT, INVSCALING, COSINE = range(3)
+CONSTANT, INVSCALING, COSINE, OPTIMAL = range(4)
 
 
 def step_rate(schedule, lr, step, schedule_hyper):
-    """Learning rate of update ``step`` (1-based); ``schedule_hyper = [power_t, total_steps]``.
+    """Learning rate of update ``step`` (1-based); ``schedule_hyper = [power_t, total_steps,
+    alpha]``.
 
     INVSCALING: ``lr / step**power_t``; COSINE: ``lr (1 + cos(pi min(step - 1, T) / T)) / 2``,
-    falling from ``lr`` at the first update to 0 after ``T = total_steps``.
+    falling from ``lr`` at the first update to 0 after ``T = total_steps``; OPTIMAL (Bottou's):
+    ``lr / (1 + alpha lr (step - 1))``.
     """
-    power_t, total_steps = schedule_hyper
+    power_t, total_steps, alpha = schedule_hyper[0], schedule_hyper[1], schedule_hyper[2]
     if schedule == INVSCALING:
         return lr / step**power_t
     if schedule == COSINE:
         return lr * 0.5 * (1 + np.cos(np.pi * min(step - 1, total_steps) / total_steps))
+    if schedule == OPTIMAL:
+        return lr / (1 + alpha * lr * (step - 1))
     return lr
 
 
