@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from fastgd.bench.cases import (bytes_touched, design, prepare, rounds_for, time_once,
-                                training_log_loss, variants)
+                                training_loss, variants)
 from fastgd.bench.machine import THREADS, cpu_sample, others_cores, pinned_threads
 
 QUICK = set(design(quick=True))
@@ -29,9 +29,9 @@ def test_matrix(benchmark, budget, case, variant):
         others = others_cores(before, cpu_sample())
     benchmark.extra_info.update(case.info(), variant=variant, bytes=bytes_touched(case),
                                 others_cores=others)
-    loss = training_log_loss(case, result)
+    loss = training_loss(case, result)
     if loss is not None:
-        benchmark.extra_info["log_loss"] = loss
+        benchmark.extra_info["training_loss"] = loss
     if benchmark.enabled:  # --benchmark-disable runs each once, untimed, as a smoke test
         benchmark.extra_info["gbps"] = bytes_touched(case) / benchmark.stats.stats.median / 1e9
 

@@ -7,10 +7,10 @@ A *case* is one training problem: a model (loss), an optimizer, ``n`` rows by ``
 batch size and a dtype, timed either as one ``"epoch"`` (the epoch call that the driver makes,
 recorded from a real ``fit``) or as one ``"fit"`` (a ``fit`` of the public estimator for
 ``epochs`` epochs, validation included, which is what a scikit-learn or PyTorch peer can be
-compared with, and whose training log loss is recorded beside its time). A *serial* case pins BLAS
-to one thread and leaves out the variants that use several, so that the serial kernel meets a
-serial NumPy. A *variant* is what runs it: a fastgd backend ("numpy" is the reference), a peer, or
-the physical limit ``X @ w``.
+compared with, and whose training loss, the objective of its loss and penalty, is recorded beside
+its time by :func:`training_loss`). A *serial* case pins BLAS to one thread and leaves out the
+variants that use several, so that the serial kernel meets a serial NumPy. A *variant* is what runs
+it: a fastgd backend ("numpy" is the reference), a peer, or the physical limit ``X @ w``.
 
 A case's ``data`` names its :class:`Problem`: ``"dense"``, standard normal features, or ``"text"``,
 the text-like CSR of ``fastgd.bench.textlike`` (issue 13's sparse input), whose sweeps are
@@ -22,7 +22,9 @@ optimizers) is over 6,000 cases: far more than 20 minutes on 2 cores allow. The 
 instead: each of ``SWEEPS`` varies one axis around a central point, in both dtypes.
 
 Adding an optimizer is a name in ``OPTIMIZERS``; adding a model is an entry in ``MODELS`` and its
-name in a sweep's values.
+name in a sweep's values. The models of ``SGD_TWINS`` are scikit-learn's ``SGDClassifier`` settings
+(its losses and penalties, averaging) with the fastgd estimator converted from the very
+``SGDClassifier`` that is their peer.
 """
 
 import math
@@ -34,13 +36,13 @@ from importlib.util import find_spec
 from time import perf_counter
 
 import numpy as np
-from scipy.special import expit
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import SGDClassifier, SGDRegressor
 from sklearn.metrics import log_loss
 from sklearn.neural_network import MLPClassifier as SklearnMLPClassifier
 
 from .. import backends
+from .._kernels import losses
 from ..linear import GDClassifier, GDRegressor
 from ..mlp import MLPClassifier
 from .machine import THREADS
@@ -74,13 +76,15 @@ MIN_ROUNDS, MAX_ROUNDS = 5, 200
 
 def sgd_peer(estimator, **params):
     """Return ``make(batch_size, learning_rate, epochs, alpha=0, fit_intercept=True)`` building
-    scikit-learn's plain SGD (constant step, no shuffle; an L2 penalty ``alpha`` when it is
-    positive, as fastgd's). It only does batch size 1, so ``make`` returns None for any other."""
+    scikit-learn's plain SGD (constant step, no shuffle) with ``params``; unless they name a
+    penalty, an L2 penalty ``alpha`` when it is positive, as fastgd's. It only does batch size 1,
+    so ``make`` returns None for any other."""
     def make(batch_size, learning_rate, epochs, alpha=0.0, fit_intercept=True):
         if batch_size != 1:
             return None
-        return estimator(**params, learning_rate="constant", eta0=learning_rate,
-                         penalty="l2" if alpha else None, alpha=alpha,
+        penalty = {} if "penalty" in params else {"penalty": "l2" if alpha else None,
+                                                  "alpha": alpha}
+        return estimator(**params, **penalty, learning_rate="constant", eta0=learning_rate,
                          fit_intercept=fit_intercept, max_iter=epochs, tol=None, shuffle=False)
     return make
 
@@ -92,17 +96,53 @@ def mlp_peer(batch_size, learning_rate, epochs, alpha=0.0):
                                 alpha=alpha, max_iter=epochs, shuffle=False, random_state=0)
 
 
+#: The backends of the linear models, the NumPy reference first.
+LINEAR_BACKENDS = tuple(sorted(backends.LINEAR, key=lambda name: name != REFERENCE))
+
+
 @dataclass(frozen=True)
 class Model:
     """A fastgd estimator with its parameters, the kind of targets it takes (``classes`` 0 for
     regression), an optional peer ``peer(batch_size, learning_rate, epochs) -> estimator or None``,
-    and the backends the estimator has (its family's, from ``fastgd.backends``)."""
+    and the backends the estimator has (its family's, from ``fastgd.backends``). With
+    ``from_peer`` the estimator is ``estimator.from_sklearn`` of the peer, and ``params`` unused."""
 
     estimator: type
     params: dict = field(hash=False)
     classes: int
     peer: object = None
-    backends: tuple = tuple(sorted(backends.LINEAR, key=lambda name: name != REFERENCE))
+    backends: tuple = LINEAR_BACKENDS
+    from_peer: bool = False
+
+
+#: The strength of the penalty of the ``SGD_TWINS``: scikit-learn's default.
+SGD_ALPHA = 1e-4
+SGD_L1_RATIO = 0.15
+
+
+def sgd_twin(loss, penalty="l2", average=False):
+    """The model that scikit-learn's ``SGDClassifier`` with ``loss``, ``penalty`` (of strength
+    ``SGD_ALPHA``, ``SGD_L1_RATIO`` its L1 share) and ``average`` trains, fastgd's side converted
+    from that very estimator, so that every setting is provably the same on both sides."""
+    # local_sgd trains copies of the weights that it averages: it has no L1 penalty or averaging
+    # (and refuses them)
+    names = LINEAR_BACKENDS if penalty in ("l2", None) and not average else tuple(
+        name for name in LINEAR_BACKENDS if name != "local_sgd")
+    return Model(GDClassifier, {}, 2,
+                 sgd_peer(SGDClassifier, loss=loss, penalty=penalty, alpha=SGD_ALPHA,
+                          l1_ratio=SGD_L1_RATIO, average=average),
+                 backends=names, from_peer=True)
+
+
+#: scikit-learn's classification losses at its default penalty, and its other penalties and
+#: averaging at its default loss; each named ``<loss>-<penalty>[-average]``.
+SGD_TWINS = {
+    **{f"{loss}-l2": sgd_twin(loss)
+       for loss in ("hinge", "log_loss", "modified_huber", "squared_hinge", "perceptron")},
+    "hinge-l1": sgd_twin("hinge", "l1"),
+    "hinge-elasticnet": sgd_twin("hinge", "elasticnet"),
+    "hinge-l2-average": sgd_twin("hinge", average=True),
+}
 
 
 MODELS = {
@@ -115,6 +155,7 @@ MODELS = {
                            sgd_peer(SGDRegressor, loss="squared_error")),
     "mlp": Model(MLPClassifier, {"hidden_layer_sizes": (64,)}, 2, mlp_peer,
                  backends=tuple(sorted(backends.MLP, key=lambda name: name != REFERENCE))),
+    **SGD_TWINS,
 }
 
 #: Losses of the PyTorch peer (plain SGD on a linear layer), by model; other models have none.
@@ -182,7 +223,8 @@ class Case:
 @dataclass(frozen=True)
 class Sweep:
     """One axis of ``Case`` varied around ``center``: ``values`` in the full design, ``quick`` in
-    the quick one; ``headline`` values also go in the report's headline table."""
+    the quick one; ``headline`` values also go in the report's headline table; ``note``, what the
+    report says of the sweep beside its centre."""
 
     name: str
     center: Case
@@ -190,6 +232,7 @@ class Sweep:
     values: tuple
     quick: tuple = ()
     headline: tuple = ()
+    note: str = ""
 
     def cases(self, values=None, dtypes=DTYPES):
         return [replace(self.center, **{self.axis: value}, dtype=dtype)
@@ -228,6 +271,17 @@ SWEEPS = (
     Sweep("MLP (64 hidden, momentum) against scikit-learn",
           Case("fit", model="mlp", optimizer="momentum", n=10_000, d=64), "batch", (1, 32),
           quick=(32,), headline=(1, 32)),
+    Sweep("scikit-learn's SGD losses and penalties: one SGD epoch against SGDClassifier",
+          replace(SGD_FIT, n=100_000), "model", tuple(SGD_TWINS),
+          quick=("modified_huber-l2", "hinge-elasticnet"),
+          note="Each loss is `<loss>-<penalty>[-average]`: scikit-learn's `SGDClassifier` with "
+               f"that loss and penalty, `alpha={SGD_ALPHA:g}`, `l1_ratio={SGD_L1_RATIO:g}`, "
+               f"`average` when named, `learning_rate=\"constant\"`, `eta0={LEARNING_RATE:g}`, "
+               "`max_iter=1`, `tol=None`, `shuffle=False`; fastgd's side is "
+               "`GDClassifier.from_sklearn` of that very estimator on each backend (`local_sgd`, "
+               "which averages copies of the weights, has no L1 penalty or averaging). The "
+               "training loss is each fit's objective, its mean loss plus its penalty, computed "
+               "alike from every variant's weights."),
 )
 
 #: Issue 13's sparse input: the text-like CSR (``fastgd.bench.textlike``), 2**18 hashed features,
@@ -336,18 +390,32 @@ def prepare(case, variant):
         w, r = np.ones(case.d, dtype=X.dtype), np.ones(case.n, dtype=X.dtype)
         return lambda: (X @ w, X.T @ r)
     if variant == "scikit-learn":
-        return _quiet_fit(model.peer(case.batch, problem.learning_rate, case.epochs,
-                                     **problem.options), X, y)
+        return _quiet_fit(_peer(case), X, y)
     if variant == "torch":
         return _torch_epoch(case, X, y)
-    # the epoch benchmarks shuffle, as users do by default; the fits do not, as their peers
-    estimator = model.estimator(**model.params, **problem.options, optimizer=case.optimizer,
-                                learning_rate=problem.learning_rate, epochs=case.epochs,
-                                batch_size=case.batch, shuffle=case.kind == "epoch",
-                                random_state=0, backend=variant)
+    estimator = _estimator(case, variant)
     if case.kind == "fit":
         return _quiet_fit(estimator, X, y)
     return _recorded_epoch(estimator, X, y)
+
+
+def _peer(case):
+    """The unfitted peer estimator of ``case``."""
+    problem = case.problem
+    return MODELS[case.model].peer(case.batch, problem.learning_rate, case.epochs,
+                                   **problem.options)
+
+
+def _estimator(case, variant):
+    """The unfitted fastgd estimator of ``case`` on the backend ``variant``."""
+    model, problem = MODELS[case.model], case.problem
+    if model.from_peer:
+        return model.estimator.from_sklearn(_peer(case)).set_params(backend=variant)
+    # the epoch benchmarks shuffle, as users do by default; the fits do not, as their peers
+    return model.estimator(**model.params, **problem.options, optimizer=case.optimizer,
+                           learning_rate=problem.learning_rate, epochs=case.epochs,
+                           batch_size=case.batch, shuffle=case.kind == "epoch", random_state=0,
+                           backend=variant)
 
 
 def _quiet_fit(estimator, X, y):
@@ -362,19 +430,35 @@ def _quiet_fit(estimator, X, y):
     return fit
 
 
-def training_log_loss(case, fitted):
-    """Return the mean log loss on its training data of ``fitted``, what a call of ``case``
-    returned, or None where that is not an estimator with probabilities (epochs, regressors, hinge,
-    PyTorch's loop)."""
-    if case.kind != "fit" or not hasattr(fitted, "predict_proba"):
+def training_loss(case, fitted):
+    """Return the training objective that ``fitted``, what a call of ``case`` returned, reaches:
+    the mean over the training rows of the case's loss plus its penalty; None where the call
+    returns no estimator (epochs, PyTorch's loop).
+
+    A linear model's is computed from its ``coef_`` and ``intercept_``, whichever library fitted
+    them, by the NumPy references of fastgd's losses (``fastgd._kernels.losses``) and with the
+    loss, ``epsilon`` and penalty of the case's fastgd estimator: the same computation for every
+    variant, which hangs neither on the backends' forward kernels (nor, on CSR, their sparse
+    ones) nor on the variants' own definitions (scikit-learn's ``squared_error`` is half of
+    fastgd's). An MLP's is the log loss of its probabilities: its penalty is 0.
+    """
+    if case.kind != "fit" or fitted is None:
         return None
-    X, y = case.problem.make(case.n, case.d, case.dtype, MODELS[case.model].classes)
-    if case.data != "dense":
-        # from the weights by SciPy, the same computation for every variant: the loss does not
-        # hang on the backends' forward kernels for CSR
-        scores = X @ fitted.coef_.ravel().astype(np.float64) + float(fitted.intercept_[0])
-        return float(log_loss(y, expit(scores)))
-    return float(log_loss(y, fitted.predict_proba(X)))
+    model = MODELS[case.model]
+    X, y = case.problem.make(case.n, case.d, case.dtype, model.classes)
+    if model.estimator is MLPClassifier:
+        return float(log_loss(y, fitted.predict_proba(X)))
+    objective = _estimator(case, REFERENCE)
+    W = np.atleast_2d(fitted.coef_).astype(np.float64)
+    k = W.shape[0]
+    # the labels are range(classes): the order of both libraries' classes_
+    Y = (y[:, None] == np.arange(k) if k > 1 else y[:, None]).astype(np.float64)
+    if model.classes and losses.on_signs(objective.loss):
+        Y = 2 * Y - 1
+    Z = X @ W.T + np.asarray(fitted.intercept_, dtype=np.float64)
+    L, _ = losses.loss_terms(losses.rule(objective.loss, k, objective.epsilon), Z, Y)
+    l2, l1 = objective._penalties()
+    return float(L.sum() / len(y) + l2 / 2 * np.sum(W * W) + l1 * np.abs(W).sum())
 
 
 def _recorded_epoch(estimator, X, y):

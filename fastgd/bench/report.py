@@ -32,7 +32,7 @@ NUMERIC_AXES = ("n", "d", "batch")
 COLUMNS = [*AXIS_LABELS.values(), "benchmark", "dtype", "fastest fastgd",
            *(LABELS.get(v, v) for v in VARIANTS),
            *(f"{v} vs {LABELS[other]}" for other in PEERS for v in (*COMPILED, "fastest")),
-           *(f"{LABELS.get(v, v)} log loss" for v in VARIANTS), "fastgd GB/s"]
+           *(f"{LABELS.get(v, v)} training loss" for v in VARIANTS), "fastgd GB/s"]
 DESIGN_NOTE = (
     "The full cross product of the issue's axes (6 batch sizes x 4 row counts x 4 feature counts x "
     "2 dtypes x 5 losses x 7 optimizers) is over 6,000 cases, far beyond 20 minutes on 2 cores. "
@@ -41,8 +41,10 @@ DESIGN_NOTE = (
     "`fit`; mini-batch epochs shuffle), a *fit* a whole `fit` of the public estimator (one epoch "
     "unless its sweep says otherwise), validation included, without shuffling, which is what "
     "scikit-learn's `SGDClassifier`/`SGDRegressor` (batch size 1 only) and a PyTorch loop are "
-    "compared with; the training log loss that a fit reaches is shown where the model gives "
-    "probabilities. A *serial* sweep pins BLAS (and numba) to one thread and times "
+    "compared with; the training loss that a fit reaches is shown beside its time: its "
+    "objective, the mean of its loss over the rows plus its penalty, computed from every "
+    "variant's weights alike (fastgd's definitions, also for scikit-learn's fits; an MLP's is its "
+    "log loss). A *serial* sweep pins BLAS (and numba) to one thread and times "
     "only the serial variants. The NumPy reference and the PyTorch loop, which run a Python loop "
     "over the batches, are left out where a call would take them more than a second.")
 
@@ -82,8 +84,10 @@ def load(raw):
             results.medians[key] = bench["stats"]["median"]
             if extra.get("others_cores", 0) > BUSY_CORES:
                 results.disturbed.add(key)
-            if "log_loss" in extra:
-                results.losses[key] = extra["log_loss"]
+            # older runs recorded the log loss of the models with probabilities instead
+            loss = extra.get("training_loss", extra.get("log_loss"))
+            if loss is not None:
+                results.losses[key] = loss
             if "bytes" in extra:
                 results.bytes[extra["case"]] = extra["bytes"]
         elif bench["group"] == "memory bandwidth":
@@ -330,7 +334,7 @@ def _per_epoch(results):
         for v in per_epoch:
             losses = [results.losses.get((case.id, v)) for case in (once, again)]
             if all(loss is not None for loss in losses):
-                row[f"{LABELS.get(v, v)} log loss (1, {more} epochs)"] = (
+                row[f"{LABELS.get(v, v)} training loss (1, {more} epochs)"] = (
                     f"{losses[0]:.4f}, {losses[1]:.4f}")
         csr = results.bytes.get(once.id)
         if csr:
@@ -341,9 +345,10 @@ def _per_epoch(results):
     return [f"### One more SGD epoch against scikit-learn (fits of 1 and {more} epochs)", "",
             f"Each variant's {more}-epoch fit less its one-epoch fit, per extra epoch: the time of "
             "an epoch without what a fit spends once (validation, labels, set-up). The training "
-            "log loss that each fit reaches is beside it; a faster variant must reach one at most "
-            f"{LOSS_TOLERANCE:.0%} higher (see the targets). A time marked * comes from a fit "
-            "timed while other processes kept the machine busy.", "", *_table(rows, ordered=False)]
+            "loss that each fit reaches (log loss plus the L2 penalty) is beside it; a faster "
+            f"variant must reach one at most {LOSS_TOLERANCE:.0%} higher (see the targets). A time "
+            "marked * comes from a fit timed while other processes kept the machine busy.", "",
+            *_table(rows, ordered=False)]
 
 
 def _text_memory(results):
@@ -400,7 +405,7 @@ def _row(case, results, axis=None):
         row |= {f"{v if axis else 'fastest'} vs {LABELS[other]}": _ratio(t[other], t[v])
                 for v in compared if t[other]}
     if axis:
-        row |= {f"{LABELS.get(v, v)} log loss": f"{results.losses[case.id, v]:.4f}"
+        row |= {f"{LABELS.get(v, v)} training loss": f"{results.losses[case.id, v]:.4f}"
                 for v in VARIANTS if (case.id, v) in results.losses}
     # recorded by the run; computing a sparse case's would draw its matrix
     n_bytes = results.bytes.get(case.id) or (bytes_touched(case) if case.data == "dense" else None)
@@ -449,7 +454,7 @@ def _targets(results):
         "of the \"Sparse input\" section), judged from this run's measurements: the sweeps below "
         "(a speedup is the ratio of two medians timed side by side), the memory that a fit adds "
         "(`fastgd.bench.memory`, in a fresh process) and the start-up. A target at equal loss also "
-        f"needs the faster variant's training log loss at most {LOSS_TOLERANCE:.0%} above the "
+        f"needs the faster variant's training loss at most {LOSS_TOLERANCE:.0%} above the "
         "slower one's (`loss`: how far above it is). A measurement in bold misses its target; one "
         "marked * was timed while other processes kept the machine busy (see the headline); a "
         "target that a run measured only in part (`--quick` leaves out the largest cases and the "
@@ -526,7 +531,8 @@ def _design_table():
 
 
 def _centre(sweep):
-    return f"Around {_label(sweep.center, skip=sweep.axis)}; medians per call."
+    return (f"Around {_label(sweep.center, skip=sweep.axis)}; medians per call."
+            + (f" {sweep.note}" if sweep.note else ""))
 
 
 def _startup(data):

@@ -3,7 +3,7 @@ one run of the suite measured.
 
 A target is a bound on values that the run measured: speedups (the ratio of two medians timed side
 by side in the run), shares of X, or seconds. It is met when every value it was measured by meets
-the bound and, for a target at equal loss, the faster variant's training log loss is at most
+the bound and, for a target at equal loss, the faster variant's training loss is at most
 ``LOSS_TOLERANCE`` above the slower one's (a lower loss is not held against it). A run that measured
 none of its values (``--quick`` leaves out the largest cases and the start-up) says so. Nothing here
 holds a result: the report derives the table anew from each run's ``benchmark.json``.
@@ -26,7 +26,7 @@ LOSS_TOLERANCE = 0.01
 @dataclass(frozen=True)
 class Measurement:
     """One value that a target is judged by, None where the run did not measure it; for a target
-    at equal loss ``loss_excess``: the faster variant's training log loss over the slower one's,
+    at equal loss ``loss_excess``: the faster variant's training loss over the slower one's,
     minus 1 (NaN where a loss is missing); ``disturbed`` when a timing behind it was taken while
     other processes kept the machine busy."""
 
