@@ -295,7 +295,8 @@ class BaseGD(BaseEstimator):
         ``row_parts`` (a dask array's chunks give the same parts, :mod:`fastgd._dask`)."""
         n = X.shape[0]
         bounds = np.cumsum([0, *(row_parts if row_parts is not None else [n])])
-        stats = [self._curvature_stats(X[lo:hi], sw[lo:hi], n)
+        # X itself when it is one part: a slice of a SciPy sparse matrix is a copy
+        stats = [self._curvature_stats(X if hi - lo == n else X[lo:hi], sw[lo:hi], n)
                  for lo, hi in zip(bounds[:-1], bounds[1:])]
         return self._learning_rate_from(stats, loss, n)
 
