@@ -444,9 +444,11 @@ def _l1_cumulative(model, lr, X, order, lo, hi):
                 _truncate(P, c, j, 1.0, u, Q)
 
 
-@jit_inline
+@jit
 def _after_update(model, step, lr, prox, X, order, lo, hi):
-    """The compiled twin of :func:`after_update`."""
+    """The compiled twin of :func:`after_update`. Called, not inlined: its callers test first
+    whether there is anything to do, and one compiled copy instead of one in each of their loops
+    keeps their compile time down."""
     if model.average > 0 and step >= model.average:
         _average_update(model, step)
     if model.l1 > 0:
