@@ -55,8 +55,14 @@ def test_a_slowed_kernel_fails_the_check_naming_it(baseline, capsys):
     assert f"REGRESSION {CASE.id} parallel" not in out
 
 
-def test_the_wrapper_alone_raises_no_alarm(baseline):
-    """Wrapping ``prepare`` without slowing a backend passes: the failure above comes from the
-    doubled calls alone."""
-    assert check.run_check(baseline, 0.25, CASE.id, 0.3,
-                           prepare=doing_its_work_twice(prepare, "no such backend")) == 0
+def test_the_wrapper_alone_raises_no_alarm(baseline, capsys):
+    """Wrapping ``prepare`` without slowing a backend leaves numba unflagged: the failure above
+    comes from the doubled calls alone. Only numba's line is judged: the threaded backends are
+    judged under up to ``BUSY_CORES`` of other load, which swings them by more than their threshold
+    at times (a clean-clone CI run failed here once, with no other test running), and the test
+    above makes no claim about them."""
+    check.run_check(baseline, 0.25, CASE.id, 0.3,
+                    prepare=doing_its_work_twice(prepare, "no such backend"))
+    out = capsys.readouterr().out
+    assert f"{CASE.id} numba:" in out
+    assert f"REGRESSION {CASE.id} numba:" not in out
