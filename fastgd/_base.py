@@ -6,6 +6,8 @@ A model family (linear.py, mlp.py) supplies the parameters it trains and the obj
 epochs (:meth:`BaseGD._epochs`); :meth:`BaseGD._run` hands it to :func:`fastgd._driver.train`.
 """
 
+import contextlib
+import copy
 import functools
 import inspect
 from numbers import Integral, Real
@@ -152,13 +154,32 @@ class BaseGD(BaseEstimator):
         (:mod:`fastgd._dask`). ``row_parts`` (the row counts of consecutive parts) makes a full batch
         sum its gradient over those parts in order, as a fit on a dask array with those chunks
         does: the same model, bit for bit."""
-        if is_dask(X):
-            _dask().fit(self, X, y, sample_weight, init)
-            return self
-        X, Y, sw, P, loss, rng, validation, history = self._prepare(X, y, sample_weight,
-                                                                    row_parts=row_parts, **init)
-        self._run(X, Y, sw, P, loss, rng, validation, history, self.epochs, row_parts=row_parts)
+        with self._unchanged_on_error():
+            if is_dask(X):
+                _dask().fit(self, X, y, sample_weight, init)
+                return self
+            X, Y, sw, P, loss, rng, validation, history = self._prepare(
+                X, y, sample_weight, row_parts=row_parts, **init)
+            self._run(X, Y, sw, P, loss, rng, validation, history, self.epochs,
+                      row_parts=row_parts)
         return self
+
+    @contextlib.contextmanager
+    def _unchanged_on_error(self):
+        """Leave the estimator exactly as it was before the block when the block raises (a bad
+        batch in a stream, a divergence, a second Ctrl-C), so that a caller can skip the batch and
+        go on: its attributes put back, with copies of the two that training changes in place,
+        the optimizer state and the random generator (the rest it replaces)."""
+        saved = dict(vars(self))
+        for name in ("_state", "_rng"):
+            if name in saved:
+                saved[name] = copy.deepcopy(saved[name])
+        try:
+            yield
+        except BaseException:
+            vars(self).clear()
+            vars(self).update(saved)
+            raise
 
     def _epochs_for(self, X, y, sample_weight=None, **init):
         """The :class:`fastgd._driver.Epochs` that ``fit(X, y)`` would train, set up as ``fit``
@@ -188,9 +209,14 @@ class BaseGD(BaseEstimator):
         return X, Y, sw, P, loss, rng, validation, history
 
     def _partial_fit(self, X, y, classes, sample_weight):
-        if is_dask(X):
-            _dask().partial_fit(self, X, y, classes, sample_weight)
-            return self
+        with self._unchanged_on_error():
+            if is_dask(X):
+                _dask().partial_fit(self, X, y, classes, sample_weight)
+            else:
+                self._partial_fit_in_process(X, y, classes, sample_weight)
+        return self
+
+    def _partial_fit_in_process(self, X, y, classes, sample_weight):
         first_call = not hasattr(self, "_state")
         X, y = validate_input(self, X, y, reset=first_call, **self._y_options())
         if not first_call and X.dtype != self._state.S.dtype:
@@ -210,7 +236,6 @@ class BaseGD(BaseEstimator):
             P = self._initial_params(X.dtype, Y.shape[1], X.shape[1], warm=True)
             history = list(self.loss_history_)
         self._run(X, Y, sw, P, loss, self._rng, None, history, 1)
-        return self
 
     def _run(self, X, Y, sw, P, loss, rng, validation, history, epochs, row_parts=None):
         """Train ``P`` for ``epochs`` epochs after ``len(history)`` earlier ones; set the fitted
@@ -301,27 +326,39 @@ class BaseGD(BaseEstimator):
         return self._learning_rate_from(stats, loss, n)
 
     def _sample_weight(self, sample_weight, X, class_sw):
-        """Per-row weights, rescaled to average 1 so that the loss is the weighted mean
-        ``sum_i w_i l_i / sum_i w_i`` (as in torch's weighted losses): only their ratios matter, and
-        the "auto" step does not shrink with their scale."""
-        sw = _check_sample_weight(sample_weight, X, dtype=X.dtype, ensure_non_negative=True)
+        """Per-row weights in ``X``'s dtype, rescaled to average 1 so that the loss is the weighted
+        mean ``sum_i w_i l_i / sum_i w_i`` (as in torch's weighted losses): only their ratios
+        matter, and the "auto" step does not shrink with their scale. They are rescaled in float64,
+        so that weights beyond float32's range (1e300, 1e-300) keep their ratios in a float32 fit."""
+        sw = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
         if class_sw is not None:
-            sw = sw * class_sw.astype(X.dtype)
-        total = float(sw.sum(dtype=np.float64))
+            sw = sw * class_sw
+        with np.errstate(over="ignore"):  # a sum that overflows is refused below, saying why
+            total = float(sw.sum())
         if not total > 0:
             raise ValueError("sample_weight (times class_weight) sums to zero: give some rows a "
                              "positive weight.")
-        return sw if sample_weight is None and class_sw is None else sw * (len(sw) / total)
+        if not 0 < len(sw) / total < np.inf:  # weights near float64's largest, or subnormal
+            raise ValueError(f"sample_weight (times class_weight) sums to {total:g}, too far from "
+                             "the number of rows to rescale in float64: multiply the weights by a "
+                             "common factor (only their ratios matter).")
+        if sample_weight is not None or class_sw is not None:
+            sw = sw * (len(sw) / total)
+        return sw.astype(X.dtype, copy=False)
 
     def _split_validation(self, X, Y, sw, y, rng):
         stratify = y if isinstance(self, ClassifierMixin) else None
-        train_rows, validation_rows = train_test_split(
-            np.arange(X.shape[0]), test_size=self.validation_fraction, stratify=stratify,
-            random_state=rng)
-        if len(train_rows) == 0 or len(validation_rows) == 0:
-            raise ValueError(f"early_stopping needs rows to train and to validate on; with "
-                             f"{X.shape[0]} rows and validation_fraction={self.validation_fraction} "
-                             "one of them is empty. Add rows or change validation_fraction.")
+        try:
+            train_rows, validation_rows = train_test_split(
+                np.arange(X.shape[0]), test_size=self.validation_fraction, stratify=stratify,
+                random_state=rng)
+        except ValueError as error:  # its message speaks of test_size, not of our parameters
+            raise ValueError(
+                f"early_stopping cannot hold out validation_fraction={self.validation_fraction} "
+                f"of {X.shape[0]} rows{' in every class' if stratify is not None else ''}: "
+                f"{str(error).rstrip('.')}. Add rows, change validation_fraction or set "
+                "early_stopping=False."
+            ) from error
         validation = (X[validation_rows], Y[validation_rows], sw[validation_rows])
         return X[train_rows], Y[train_rows], sw[train_rows], validation
 
@@ -364,7 +401,7 @@ class ClassifierTargets:
             if len(self.classes_) < 2:
                 raise ValueError(
                     f"{type(self).__name__} needs at least 2 classes in y, but it holds only one "
-                    f"class: {self.classes_[0]!r}.")
+                    f"class: {self.classes_.tolist()[0]!r}.")
         elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
             raise ValueError(f"classes={classes!r} differs from the first call's {self.classes_!r}.")
         if classes is not None or not first_call:  # fit takes its classes from y itself
@@ -487,7 +524,11 @@ COMMON_ATTRIBUTES = """\
         Epochs run (``partial_fit`` calls count as epochs).
     t_ : int
         Updates taken.
-    stop_reason_ : {"epochs", "tol", "early_stopping", "loss_threshold", "max_time", "callback"}
+    stop_reason_ : {"epochs", "tol", "early_stopping", "loss_threshold", "max_time", "callback", \
+"interrupted"}
+        Why training stopped. "interrupted": Ctrl-C, after which the epoch in progress finished
+        and was kept; a second Ctrl-C raises ``KeyboardInterrupt`` and leaves the estimator as it
+        was before the call.
 """
 
 CLASS_WEIGHT_PARAMETER = """\

@@ -377,6 +377,11 @@ class DaskEpochs(Epochs):
     def new_order(self, n):
         return np.empty(0, dtype=np.int64)  # the rows are the workers'; see run
 
+    def final_loss(self):
+        """Not taken on a cluster, where it would cost a round over every worker's rows: a last
+        epoch whose updates make the scores overflow (but not the weights) goes unreported."""
+        return None
+
     def penalty(self):
         return self.local.penalty()
 
@@ -495,12 +500,13 @@ def _build_shard(chunks, est, dtype, class_per, factor, validation):
         y = np.asarray(y)
         Y = est._encode(y, dtype)
         weighted = sw_chunks is not None or class_per is not None
-        sw = np.ones(len(X), dtype=dtype) if sw_chunks is None else np.asarray(sw_chunks[j],
-                                                                                 dtype=dtype)
+        # rescaled in float64 before the cast, as in-process (BaseGD._sample_weight)
+        sw = np.ones(len(X)) if sw_chunks is None else np.asarray(sw_chunks[j], dtype=np.float64)
         if class_per is not None:
-            sw = sw * class_per[np.searchsorted(est.classes_, y)].astype(dtype)
+            sw = sw * class_per[np.searchsorted(est.classes_, y)]
         if weighted:
             sw = sw * factor
+        sw = sw.astype(dtype, copy=False)
         if validation is not None:
             fraction, seed = validation
             rng = np.random.default_rng([_seed(seed), indices[j]])

@@ -2,7 +2,10 @@
 per-epoch learning rates, the loss history, divergence and stopping checks, callbacks, the progress
 bar). Nothing here runs per batch or per sample."""
 
+import contextlib
 import math
+import signal
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -76,6 +79,12 @@ class Epochs:
 
     def restore(self, saved):
         self.params[:] = saved
+
+    def final_loss(self):
+        """The mean loss at the current parameters on the training rows, or None where it is not
+        taken: the driver's check of the last epoch's updates (each epoch's loss is taken before
+        them), one pass over the rows."""
+        return self.validation_loss(*self.data)
 
     def new_order(self, n):
         """The order of the rows that :meth:`run` takes, ``train`` shuffles."""
@@ -171,15 +180,48 @@ class TrainResult:
     stop_reason: str = "epochs"
 
 
-def train(model, n, schedule, stopping, *, epochs, batch_size, shuffle, rng, callback=None,
-          verbose=False, name="estimator"):
+def train(model, n, schedule, stopping, **options):
     """Train ``model`` (an :class:`Epochs`) on its ``n`` rows for up to ``epochs``
     epochs, in place.
 
     ``loss_history[e]`` is the mean weighted loss over epoch ``e``'s batches, each taken before its
     update (for full batch: the loss at the start of the epoch), plus the L2 penalty at the start of
-    the epoch. ``callback(e, loss)`` runs after epoch ``e``; returning True stops.
+    the epoch. ``callback(e, loss)`` runs after epoch ``e``; returning True stops. Ctrl-C stops
+    after the epoch in progress (see :func:`_stop_on_interrupt`).
     """
+    with _stop_on_interrupt() as interrupted:
+        return _train(model, n, schedule, stopping, interrupted=interrupted, **options)
+
+
+@contextlib.contextmanager
+def _stop_on_interrupt():
+    """Yield a list that holds True once Ctrl-C (SIGINT) has arrived, for training to stop after
+    the epoch in progress: that epoch finishes (a compiled epoch cannot stop halfway) and is kept,
+    as a finished fit would keep it. A second Ctrl-C raises ``KeyboardInterrupt`` as usual.
+
+    Only Python's default handler, in the main thread, is replaced, and put back after training:
+    an application that handles SIGINT itself stays in charge of it.
+    """
+    interrupted = []
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+        yield interrupted
+        return
+
+    def handler(signum, frame):
+        if interrupted:
+            raise KeyboardInterrupt
+        interrupted.append(True)
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield interrupted
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _train(model, n, schedule, stopping, *, epochs, batch_size, shuffle, rng, callback=None,
+           verbose=False, name="estimator", interrupted=()):
     batch = n if batch_size is None else min(batch_size, n)
     n_batches = -(-n // batch)
     order = model.new_order(n)
@@ -204,18 +246,18 @@ def train(model, n, schedule, stopping, *, epochs, batch_size, shuffle, rng, cal
         value = data_loss / n + penalty
         history.append(value)
         if not (np.isfinite(value) and np.isfinite(P).all()):
-            if progress is not None:
-                progress.close()
-            raise DivergenceError(
-                f"{name} diverged at epoch {e} (counting from 0): the loss became {value:.6g}"
-                f"{'' if np.isfinite(P).all() else ' and the weights non-finite'}. "
-                f"Lower learning_rate (it is {lr:g}) or scale X, for example with "
-                "sklearn.preprocessing.StandardScaler.",
-                e, history)
+            _close(progress)
+            raise _diverged(name, e, f"the loss became {value:.6g}"
+                            f"{'' if np.isfinite(P).all() else ' and the weights non-finite'}",
+                            lr, history)
         monitored = value
         if stopping.validation is not None:
             monitored = model.validation_loss(*stopping.validation)
             validation_history.append(monitored)
+            if not np.isfinite(monitored):
+                _close(progress)
+                raise _diverged(name, e, f"the validation loss became {monitored:.6g}", lr,
+                                history)
         if progress is not None:
             progress.set_postfix(loss=f"{value:.6g}", refresh=False)
             progress.update()
@@ -228,7 +270,10 @@ def train(model, n, schedule, stopping, *, epochs, batch_size, shuffle, rng, cal
             if adaptive and stale >= stopping.n_iter_no_change and schedule.lr > ADAPTIVE_MIN_RATE:
                 schedule.lr /= ADAPTIVE_DIVISOR
                 stale = 0
-        if callback is not None and callback(e, value):
+        asked_to_stop = callback is not None and callback(e, value)
+        if interrupted:
+            result.stop_reason = "interrupted"
+        elif asked_to_stop:
             result.stop_reason = "callback"
         elif stopping.loss_threshold is not None and value <= stopping.loss_threshold:
             result.stop_reason = "loss_threshold"
@@ -238,11 +283,26 @@ def train(model, n, schedule, stopping, *, epochs, batch_size, shuffle, rng, cal
             result.stop_reason = "max_time"
         if result.stop_reason != "epochs":
             break
-    if progress is not None:
-        progress.close()
+    _close(progress)
     if best_saved is not None:
         model.restore(best_saved)
+    final = model.final_loss()
+    if final is not None and not np.isfinite(final):
+        raise _diverged(name, e, f"the loss at the weights it ended with is {final:.6g}", lr,
+                        history)
     return result
+
+
+def _diverged(name, epoch, what, lr, history):
+    return DivergenceError(
+        f"{name} diverged at epoch {epoch} (counting from 0): {what}. Lower learning_rate (it is "
+        f"{lr:g}) or scale X, for example with sklearn.preprocessing.StandardScaler.",
+        epoch, history)
+
+
+def _close(progress):
+    if progress is not None:
+        progress.close()
 
 
 def _progress_bar(epochs, name):

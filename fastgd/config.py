@@ -5,15 +5,70 @@ driver can detect, and ``afn`` so that ``exp``/``log`` keep full accuracy (kerne
 NumPy references to 1e-10). ``reassoc`` is what lets LLVM vectorise the dot-product reductions.
 """
 
+import ctypes
+import sys
 import types
+import warnings
+from pathlib import Path
 
-import numba
+
+def _load_tbb():
+    """Make numba's TBB threading layer loadable where pip puts TBB.
+
+    numba takes TBB first when it can load it, and of its threading layers only TBB is safe both
+    for parallel kernels launched from several Python threads at once (the workqueue layer aborts
+    the process) and in a child forked after one ran (GNU OpenMP aborts the child: "fork() called
+    from a process already using GNU OpenMP", which breaks a ``ProcessPoolExecutor``). numba's
+    ``tbbpool`` links ``libtbb.so.12`` by name, and the dynamic loader does not look in the
+    environment's ``lib/``, where the ``tbb`` wheel installs it (numba issue #6108): loaded from
+    there first, globally, the name resolves.
+    """
+    library = Path(sys.prefix) / "lib" / "libtbb.so.12"
+    if sys.platform.startswith("linux") and library.is_file():
+        try:
+            ctypes.CDLL(str(library), mode=ctypes.RTLD_GLOBAL)
+        except OSError:  # numba falls back to OpenMP or its workqueue, as without TBB
+            pass
+
+
+_load_tbb()
+
+import numba  # noqa: E402  (after TBB is loaded, before numba starts a threading layer)
 
 FASTMATH = {"reassoc", "contract", "arcp", "nsz"}
 
+
+def _cache_probe():
+    """Compiled with ``cache=True`` by :func:`_can_cache`, never called."""
+
+
+def _can_cache():
+    """Whether numba can cache compiled functions of this package on disk.
+
+    numba caches a function in its source's ``__pycache__``, else in ``NUMBA_CACHE_DIR``, else in
+    the user cache directory, whichever is writable, and when none is, ``cache=True`` raises at
+    decoration: a read-only install with an unwritable home could not even import fastgd. Asked
+    once, of a function of this module (the kernels' modules are installed with it, writable or not
+    alike), so that the kernels compile uncached instead, with one warning.
+    """
+    try:
+        numba.njit(cache=True)(_cache_probe)
+    except RuntimeError as error:  # "cannot cache function ...: no locator available for file ..."
+        cache_dir = (f"NUMBA_CACHE_DIR ({numba.config.CACHE_DIR}) is not writable either"
+                     if numba.config.CACHE_DIR else "NUMBA_CACHE_DIR is not set")
+        warnings.warn(
+            f"fastgd's compiled kernels are not cached: numba has no writable directory to cache "
+            f"them in (not the package's __pycache__, not the user cache directory, and "
+            f"{cache_dir}; numba says: {error}). Each new process compiles them again on first "
+            f"use, tens of seconds per backend. Set NUMBA_CACHE_DIR to a writable directory to "
+            f"cache them.", RuntimeWarning, stacklevel=2)
+        return False
+    return True
+
+
 #: "numpy": a division by zero gives inf or NaN, as in NumPy, instead of raising. Python's check is a
 #: branch in every division, which keeps LLVM from vectorising the loops that divide.
-OPTIONS = dict(cache=True, fastmath=FASTMATH, nogil=True, error_model="numpy")
+OPTIONS = dict(cache=_can_cache(), fastmath=FASTMATH, nogil=True, error_model="numpy")
 
 #: Rows processed together: scores, then the loss terms, then the gradient, so that each stage is a
 #: flat loop over a block that stays in L1 cache.
@@ -62,7 +117,7 @@ PREFETCH_ROWS = 8
 
 
 def jit(fn):
-    """Compile ``fn`` serially with fastgd's options (cached on disk)."""
+    """Compile ``fn`` serially with fastgd's options (cached on disk where numba can)."""
     return numba.njit(**OPTIONS)(fn)
 
 

@@ -90,6 +90,8 @@ def _largest_eigenvalue(samples):
     gram = samples[0].copy()
     for G in samples[1:]:  # in part order
         gram += G
+    if not np.isfinite(gram).all():  # squares of values beyond 1e154 overflow float64
+        return np.inf
     if gram.shape[0] <= 64:
         return float(np.linalg.eigvalsh(gram)[-1])
     return float(spla.eigsh(gram, k=1, which="LA", v0=np.ones(gram.shape[0]), tol=1e-4,
@@ -121,6 +123,11 @@ def auto_learning_rate(stats, loss, optimizer, momentum, alpha, n, batch_rows):
         samples = [sample for _, sample, weight in stats if weight]
         mean = c * _largest_eigenvalue(samples) / total + alpha
         lipschitz = mean if B == n else (n * (B - 1) * mean + (n - B) * lipschitz) / (B * (n - 1))
+    if not np.isfinite(lipschitz):
+        # a step of 1 / inf would leave the model at its start; no float64 step is small enough
+        raise ValueError("learning_rate='auto' cannot take a step on this X: the squared norms of "
+                         "its rows overflow float64 (values beyond about 1e154). Scale X, for "
+                         "example with sklearn.preprocessing.StandardScaler.")
     if not lipschitz > 0:
         return 1.0  # no curvature (X zero, no intercept, no penalty): the loss is flat
     return (1.0 - momentum if rule.damped else 1.0) / lipschitz
@@ -248,7 +255,9 @@ class _BaseGD(BaseGD):
     def _curvature_stats(self, X, sw, n):
         """The "auto" step's statistics of one part of the ``n`` rows (:func:`curvature_stats`)."""
         batch = n if self.batch_size is None else min(self.batch_size, n)
-        return curvature_stats(X, sw, self.fit_intercept, sample_stride(n), batch, n)
+        # squares that overflow are refused by auto_learning_rate, saying why
+        with np.errstate(over="ignore", invalid="ignore"):
+            return curvature_stats(X, sw, self.fit_intercept, sample_stride(n), batch, n)
 
     def _learning_rate_from(self, stats, loss, n):
         """The "auto" step from the parts' :func:`curvature_stats` of ``n`` rows."""
@@ -509,8 +518,9 @@ class GDClassifier(ClassifierMixin, ClassifierTargets, _BaseGD):
         link = losses.LOSSES[losses.rule(self.loss, len(self.classes_)).code].proba_link
         if link == losses.SOFTMAX:
             return self._forward(X, losses.SOFTMAX)
-        p = self._forward(X, losses.SIGMOID)
-        return p / p.sum(axis=1, keepdims=True)
+        # the one-vs-rest sigmoids normalised in log space: far from every class each sigmoid
+        # underflows to 0, and their plain ratio would be 0 / 0
+        return losses.softmax(-np.logaddexp(0, -self._forward(X, losses.IDENTITY)))
 
     @available_if(_has_proba)
     @dask_rows

@@ -118,6 +118,17 @@ def test_classifier_string_labels_and_shapes(backend):
     np.testing.assert_allclose(p, 1 / (1 + np.exp(-binary.decision_function(X))), rtol=1e-10)
 
 
+def test_one_vs_rest_probabilities_where_every_sigmoid_underflows():
+    # (issue 17's fuzzing: all three sigmoids were 0, and their ratio 0 / 0)
+    X, y = blobs(100, centers=3)
+    model = GDClassifier(loss="sigmoid_squared", random_state=0).fit(X, y)
+    model.intercept_ = model.intercept_ - 1e4
+    scores = model.decision_function(X)
+    assert (losses.sigmoid(scores) == 0).all()
+    # sigmoid(z) ~ exp(z) far below 0: the normalised sigmoids are the softmax of the scores
+    assert_close(model.predict_proba(X), losses.softmax(scores), 1e-10)
+
+
 def test_hinge_has_no_predict_proba():
     X, y = blobs(100, centers=2)
     model = GDClassifier(loss="hinge").fit(X, y)

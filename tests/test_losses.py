@@ -280,6 +280,22 @@ def test_losses_and_links_stable_for_huge_scores(loss, dtype):
     assert_close(D, D_ref, RTOL["numba", dtype])
 
 
+@pytest.mark.parametrize("loss", LOSS_CODES)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_a_nan_score_gives_a_nan_loss(loss, dtype):
+    # the driver detects divergence by the loss: a NaN score (inf - inf in an overflowing fit)
+    # must not vanish in a max(0, .), whichever side of the kink its row sits
+    k = 3 if loss == losses.SOFTMAX_LOG_LOSS else 1
+    Z = np.full((2, k), np.nan, dtype=dtype)
+    Y = np.eye(k, dtype=dtype)[:2] if k > 1 else np.array(
+        [[0], [1]] if losses.LOSSES[loss].task == "classifier" else [[-5], [5]], dtype=dtype)
+    with np.errstate(invalid="ignore"):
+        L_ref, _ = losses.loss_terms(rule(loss), Z, Y)
+    assert np.isnan(L_ref.sum(axis=1)).all()
+    assert np.isnan(compiled_loss_terms(rule(loss), Z, Y)[0].sum(axis=1)).all()
+    assert np.isnan(compiled_loss_values(rule(loss), Z, Y).sum(axis=1)).all()
+
+
 def test_log_loss_values_at_huge_scores_are_exact():
     Z = np.array([[1e4], [-1e4]])
     Y = np.array([[0.0], [1.0]])

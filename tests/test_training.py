@@ -230,6 +230,40 @@ def test_zero_weights_are_refused():
         GDClassifier(class_weight={0: 0.0, 1: 0.0}).fit(X, y)
 
 
+@pytest.mark.parametrize("scale", [1e300, 1e-300])
+def test_weights_beyond_float32_keep_their_ratios_in_a_float32_fit(scale):
+    # (issue 17's fuzzing: cast to float32 first, 1e300 became inf and 1e-300 zero)
+    X, y = blobs()
+    X = X.astype(np.float32)
+    sw = np.random.default_rng(0).uniform(0.5, 2, len(y))
+    make = lambda: GDClassifier(batch_size=None, epochs=5)  # noqa: E731
+    assert_close(make().fit(X, y, sample_weight=sw * scale).coef_,
+                 make().fit(X, y, sample_weight=sw).coef_, RTOL["numba", np.float32])
+
+
+@pytest.mark.parametrize("weight", [1e308, 1e-310])
+def test_weights_whose_sum_float64_cannot_rescale_are_refused(weight):
+    X, y = blobs()
+    with pytest.raises(ValueError, match="multiply the weights by a common factor"):
+        GDClassifier().fit(X, y, sample_weight=np.full(len(y), weight))
+
+
+def test_the_auto_step_refuses_rows_whose_squared_norms_overflow():
+    # (issue 17's fuzzing: the Gram matrix of X ~ 1e300 is inf, which eigvalsh could not take)
+    X, y = make_regression(50, 3, random_state=0)
+    for batch_size in (None, 1, 8):
+        with pytest.raises(ValueError, match="learning_rate='auto' cannot take a step"):
+            GDRegressor(batch_size=batch_size).fit(X * 1e300, y)
+    with pytest.raises(fastgd.DivergenceError):  # a given step is taken, and diverges
+        GDRegressor(batch_size=None, learning_rate=0.01).fit(X * 1e300, y)
+
+
+def test_early_stopping_names_its_parameters_when_the_split_cannot_be_made():
+    X, y = blobs(n=6, centers=3)
+    with pytest.raises(ValueError, match="validation_fraction=0.1 of 6 rows in every class"):
+        GDClassifier(early_stopping=True).fit(X, y)
+
+
 # --- local SGD ----------------------------------------------------------------------------------
 
 def test_local_sgd_on_one_thread_is_the_serial_epoch():

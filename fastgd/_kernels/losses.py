@@ -324,6 +324,14 @@ def _derivative(code, epsilon, z, y, one):
 
 
 @jit_inline
+def _positive_part(x, zero):
+    """``max(x, 0)``, NaN for a NaN ``x`` as NumPy's ``maximum``: numba's ``max`` keeps its first
+    argument unless the second is greater, so ``max(0, nan)`` is 0, and a diverged score would
+    leave a finite loss that the driver cannot catch."""
+    return max(x, zero)
+
+
+@jit_inline
 def _loss_value(code, epsilon, z, y, one):
     """The loss of one element, for every loss but softmax and log_loss (which
     :func:`_loss_values_body` evaluates in loops of their own); NaN for any other code."""
@@ -339,22 +347,22 @@ def _loss_value(code, epsilon, z, y, one):
         r = abs(z - y)
         return r * r / two if r <= epsilon else epsilon * r - epsilon * epsilon / two
     if code == EPSILON_INSENSITIVE:
-        return max(zero, abs(z - y) - epsilon)
+        return _positive_part(abs(z - y) - epsilon, zero)
     if code == SQUARED_EPSILON_INSENSITIVE:
-        excess = max(zero, abs(z - y) - epsilon)
+        excess = _positive_part(abs(z - y) - epsilon, zero)
         return excess * excess
     margin = (two * y - one) * z
     if code == HINGE:
-        return max(zero, one - margin)
+        return _positive_part(one - margin, zero)
     if code == PERCEPTRON:
-        return max(zero, -margin)
+        return _positive_part(-margin, zero)
     if code == SQUARED_HINGE:
-        gap = max(zero, one - margin)
+        gap = _positive_part(one - margin, zero)
         return gap * gap
     if code == MODIFIED_HUBER:
         if margin < -one:
             return -(two + two) * margin
-        gap = max(zero, one - margin)
+        gap = _positive_part(one - margin, zero)
         return gap * gap
     return zero / zero
 
