@@ -7,7 +7,6 @@ epochs (:meth:`BaseGD._epochs`); :meth:`BaseGD._run` hands it to :func:`fastgd._
 """
 
 import contextlib
-import copy
 import functools
 import inspect
 from numbers import Integral, Real
@@ -168,17 +167,22 @@ class BaseGD(BaseEstimator):
     def _unchanged_on_error(self):
         """Leave the estimator exactly as it was before the block when the block raises (a bad
         batch in a stream, a divergence, a second Ctrl-C), so that a caller can skip the batch and
-        go on: its attributes put back, with copies of the two that training changes in place,
-        the optimizer state and the random generator (the rest it replaces)."""
+        go on: its attributes put back, with what training changes in place, the optimizer
+        state and the random generator's state (the rest it replaces). ``copy.deepcopy`` of those
+        two took 0.8 ms, a third of a one-epoch SGD fit of 10,000 rows."""
         saved = dict(vars(self))
-        for name in ("_state", "_rng"):
-            if name in saved:
-                saved[name] = copy.deepcopy(saved[name])
+        state = saved.get("_state")
+        if state is not None:
+            saved["_state"] = state.copy()
+        rng = saved.get("_rng")
+        rng_state = rng.get_state() if rng is not None else None
         try:
             yield
         except BaseException:
             vars(self).clear()
             vars(self).update(saved)
+            if rng is not None:
+                rng.set_state(rng_state)
             raise
 
     def _epochs_for(self, X, y, sample_weight=None, **init):

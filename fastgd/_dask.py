@@ -377,10 +377,10 @@ class DaskEpochs(Epochs):
     def new_order(self, n):
         return np.empty(0, dtype=np.int64)  # the rows are the workers'; see run
 
-    def final_loss(self):
-        """Not taken on a cluster, where it would cost a round over every worker's rows: a last
+    def scores_finite(self):
+        """Not checked on a cluster, where it would cost a round over every worker's rows: a last
         epoch whose updates make the scores overflow (but not the weights) goes unreported."""
-        return None
+        return True
 
     def penalty(self):
         return self.local.penalty()

@@ -191,6 +191,9 @@ class LinearEpochs(Epochs):
         """The parameters that predict: the average once it has started, else ``P``."""
         return self.model.A.astype(self.params.dtype) if self.averaged() else self.params
 
+    def predicting_model(self):
+        return self.model._replace(P=self.current()) if self.averaged() else self.model
+
     def snapshot(self):
         return self.params.copy(), self.model.A.copy()
 
