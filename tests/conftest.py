@@ -3,6 +3,8 @@ import pytest
 import scipy.sparse as sp
 from sklearn.datasets import make_blobs
 
+from fastgd import GDClassifier, GDRegressor, MLPClassifier, MLPRegressor
+from fastgd import backends as fastgd_backends
 from fastgd._kernels import losses
 
 BACKENDS = ["numpy", "numba", "parallel"]
@@ -179,3 +181,19 @@ def pytest_sessionfinish(session):
     lines += [f"| {family} | {tried} | {cases} | {outcomes} |\n"
               for family, tried, cases, outcomes in RELIABILITY_ROWS]
     Path(path).write_text("".join(lines))
+
+
+# --- every estimator and its backends, for the reliability tests -------------------------------
+
+#: every estimator by name, small enough that a fit takes milliseconds
+ESTIMATORS = {
+    "GDClassifier": lambda **kw: GDClassifier(**kw),
+    "GDRegressor": lambda **kw: GDRegressor(**kw),
+    "MLPClassifier": lambda **kw: MLPClassifier(hidden_layer_sizes=(5,), **kw),
+    "MLPRegressor": lambda **kw: MLPRegressor(hidden_layer_sizes=(5,), **kw),
+}
+
+
+def backends_of(name):
+    """The backends of the estimator named ``name``: its family's in ``fastgd.backends``."""
+    return list(fastgd_backends.MLP if name.startswith("MLP") else fastgd_backends.LINEAR)

@@ -23,24 +23,11 @@ import scipy.sparse as sp
 from numba.core.event import install_recorder
 from sklearn.datasets import make_classification
 
-from fastgd import GDClassifier, GDRegressor, MLPClassifier, MLPRegressor
 from fastgd.config import LOCAL_SGD_SYNC_ROWS, OPTIONS
 
+from .conftest import ESTIMATORS, backends_of
+
 REPO = Path(__file__).resolve().parents[1]
-
-ESTIMATORS = {
-    "GDClassifier": lambda **kw: GDClassifier(**kw),
-    "GDRegressor": lambda **kw: GDRegressor(**kw),
-    "MLPClassifier": lambda **kw: MLPClassifier(hidden_layer_sizes=(8,), **kw),
-    "MLPRegressor": lambda **kw: MLPRegressor(hidden_layer_sizes=(8,), **kw),
-}
-LINEAR_BACKENDS = ["numpy", "numba", "parallel", "local_sgd"]
-MLP_BACKENDS = ["numpy", "numba", "parallel"]
-
-
-def backends_of(name):
-    return MLP_BACKENDS if name.startswith("MLP") else LINEAR_BACKENDS
-
 
 def targets(name, y):
     """``y`` as labels for a classifier, as numbers for a regressor."""

@@ -15,22 +15,9 @@ import pytest
 import scipy.sparse as sp
 from sklearn.datasets import make_classification
 
-from fastgd import DivergenceError, GDClassifier, GDRegressor, MLPClassifier, MLPRegressor
+from fastgd import DivergenceError, GDClassifier, MLPClassifier
 
-#: every estimator, small enough that a fit takes milliseconds
-ESTIMATORS = {
-    "GDClassifier": lambda **kw: GDClassifier(**kw),
-    "GDRegressor": lambda **kw: GDRegressor(**kw),
-    "MLPClassifier": lambda **kw: MLPClassifier(hidden_layer_sizes=(5,), **kw),
-    "MLPRegressor": lambda **kw: MLPRegressor(hidden_layer_sizes=(5,), **kw),
-}
-LINEAR_BACKENDS = ["numpy", "numba", "parallel", "local_sgd"]
-MLP_BACKENDS = ["numpy", "numba", "parallel"]
-
-
-def backends_of(name):
-    return MLP_BACKENDS if name.startswith("MLP") else LINEAR_BACKENDS
-
+from .conftest import ESTIMATORS, backends_of
 
 def stream(n_batches, rows=40, d=6, seed=0):
     """Batches ``(X, y)`` of one problem: labels 0, 1, 2 (regressors fit them as numbers)."""
