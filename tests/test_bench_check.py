@@ -61,7 +61,10 @@ def test_the_wrapper_alone_raises_no_alarm(baseline, capsys):
     judged under up to ``BUSY_CORES`` of other load, which swings them by more than their threshold
     at times (a clean-clone CI run failed here once, with no other test running), and the test
     above makes no claim about them."""
-    check.run_check(baseline, 0.25, CASE.id, 0.3,
+    # 0.4, between the unchanged code's swing and the doubled epoch's drop of a half: the claim is
+    # that contrast. At 0.25 a full-suite run flagged the unchanged numba epoch here once, after
+    # three attempts, against the module's baseline of three measurements.
+    check.run_check(baseline, 0.4, CASE.id, 0.3,
                     prepare=doing_its_work_twice(prepare, "no such backend"))
     out = capsys.readouterr().out
     assert f"{CASE.id} numba:" in out
