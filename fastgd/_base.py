@@ -11,6 +11,7 @@ import functools
 import inspect
 from numbers import Integral, Real
 
+import numba
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context
@@ -20,12 +21,12 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils._unique import attach_unique, cached_unique
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _check_sample_weight, validate_data
+from sklearn.utils.validation import _assert_all_finite, _check_sample_weight, validate_data
 
 from . import backends
 from ._driver import SCHEDULES, OptimizerState, Schedule, Stopping, train
 from ._kernels import losses, optim
-from ._kernels.data import check_csr, data_parts
+from ._kernels.data import check_csr, data_parts, row_norm_maxima, seen_labels
 
 DTYPES = [np.float64, np.float32]
 
@@ -72,7 +73,7 @@ COMMON_DEFAULTS = dict(
     optimizer="sgd", learning_rate="auto", schedule="constant", epochs=100, batch_size=1,
     shuffle=True, alpha=0.0, momentum=0.9, beta_1=0.9, beta_2=0.999, rho=0.9, power_t=0.25, gamma=0.9, step_size=10, tol=None, n_iter_no_change=5, loss_threshold=None,
     early_stopping=False, validation_fraction=0.1, max_time=None, warm_start=False,
-    backend="numba", sync_rows=None, random_state=None, verbose=False, callback=None)
+    backend="auto", sync_rows=None, random_state=None, verbose=False, callback=None)
 
 
 def with_defaults(defaults, after, **added):
@@ -112,8 +113,8 @@ class BaseGD(BaseEstimator):
 
     A family sets ``_family`` (its name in :mod:`fastgd.backends`) and the constraint of its
     ``backend`` parameter, and defines ``_epochs`` (its :class:`fastgd._driver.Epochs`),
-    ``_initial_params``, ``_same_shape``, ``_set_params``, and ``_curvature_stats`` and
-    ``_learning_rate_from`` for the "auto" step; an estimator
+    ``_initial_params``, ``_same_shape``, ``_set_params``, and ``_curvature_stats(X, sw, n,
+    steepest=None)`` and ``_learning_rate_from`` for the "auto" step; an estimator
     defines ``_targets``.
     """
 
@@ -157,10 +158,10 @@ class BaseGD(BaseEstimator):
             if is_dask(X):
                 _dask().fit(self, X, y, sample_weight, init)
                 return self
-            X, Y, sw, P, loss, rng, validation, history = self._prepare(
+            X, Y, sw, P, loss, rng, validation, history, largest = self._prepare(
                 X, y, sample_weight, row_parts=row_parts, **init)
             self._run(X, Y, sw, P, loss, rng, validation, history, self.epochs,
-                      row_parts=row_parts)
+                      row_parts=row_parts, largest_row_norm=largest)
         return self
 
     @contextlib.contextmanager
@@ -193,11 +194,13 @@ class BaseGD(BaseEstimator):
 
     def _prepare(self, X, y, sample_weight, row_parts=None, **init):
         """Validate, then set up what ``fit`` trains: returns ``(X, Y, sw, P, loss, rng,
-        validation, history)``."""
-        X, y = validate_input(self, X, y, **self._y_options())
+        validation, history, largest_row_norm)``."""
+        X, y = validate_input(self, X, y, ensure_all_finite=False, **self._y_options())
+        self._choose_backend(X.shape[0])
         self._rng = rng = check_random_state(self.random_state)
         Y, loss, class_sw = self._targets(y, X.dtype, first_call=True)
         sw = self._sample_weight(sample_weight, X, class_sw)
+        norms = self._row_norms(X, sw)
         warm = self.warm_start and hasattr(self, "_state") and self._same_shape(Y.shape[1], X.shape[1])
         P = self._initial_params(X.dtype, Y.shape[1], X.shape[1], warm, **init)
         fresh_state = optim.allocate_state(self._optimizer, P.size, X.dtype)
@@ -208,9 +211,12 @@ class BaseGD(BaseEstimator):
         if self.early_stopping:
             X, Y, sw, validation = self._split_validation(X, Y, sw, y, rng)
         if not warm:
-            self._set_learning_rate(lambda: self._auto_learning_rate(X, sw, loss, row_parts))
+            # the rows' largest norm is that of all of them, not of the training part's
+            steepest = None if validation is not None else norms[1]
+            self._set_learning_rate(
+                lambda: self._auto_learning_rate(X, sw, loss, row_parts, steepest))
         history = list(self.loss_history_) if warm else []
-        return X, Y, sw, P, loss, rng, validation, history
+        return X, Y, sw, P, loss, rng, validation, history, norms[0]
 
     def _partial_fit(self, X, y, classes, sample_weight):
         with self._unchanged_on_error():
@@ -222,16 +228,20 @@ class BaseGD(BaseEstimator):
 
     def _partial_fit_in_process(self, X, y, classes, sample_weight):
         first_call = not hasattr(self, "_state")
-        X, y = validate_input(self, X, y, reset=first_call, **self._y_options())
+        X, y = validate_input(self, X, y, reset=first_call, ensure_all_finite=False,
+                              **self._y_options())
         if not first_call and X.dtype != self._state.S.dtype:
             X = X.astype(self._state.S.dtype)
         Y, loss, class_sw = self._targets(y, X.dtype, first_call=first_call, classes=classes)
         sw = self._sample_weight(sample_weight, X, class_sw)
+        largest, steepest = self._row_norms(X, sw)
         if first_call:
+            self._choose_backend(X.shape[0])
             self._rng = check_random_state(self.random_state)
             P = self._initial_params(X.dtype, Y.shape[1], X.shape[1], warm=False)
             self._state = OptimizerState(optim.allocate_state(self._optimizer, P.size, X.dtype))
-            self._set_learning_rate(lambda: self._auto_learning_rate(X, sw, loss))
+            self._set_learning_rate(
+                lambda: self._auto_learning_rate(X, sw, loss, steepest=steepest))
             history = []
         else:
             if not self._same_shape(Y.shape[1], X.shape[1]):
@@ -239,12 +249,15 @@ class BaseGD(BaseEstimator):
                                  "since the first call to partial_fit; fit a new estimator.")
             P = self._initial_params(X.dtype, Y.shape[1], X.shape[1], warm=True)
             history = list(self.loss_history_)
-        self._run(X, Y, sw, P, loss, self._rng, None, history, 1)
+        self._run(X, Y, sw, P, loss, self._rng, None, history, 1, largest_row_norm=largest)
 
-    def _run(self, X, Y, sw, P, loss, rng, validation, history, epochs, row_parts=None):
+    def _run(self, X, Y, sw, P, loss, rng, validation, history, epochs, row_parts=None,
+             largest_row_norm=None):
         """Train ``P`` for ``epochs`` epochs after ``len(history)`` earlier ones; set the fitted
-        attributes."""
+        attributes. ``largest_row_norm``, the largest squared norm of a row of ``X``, lets the
+        check after the last epoch bound the scores instead of computing them."""
         model = self._epochs(X, Y, sw, P, loss)
+        model.largest_row_norm = largest_row_norm
         if row_parts is not None:
             model.parts = data_parts(model.data, row_parts)
         result = train(model, X.shape[0], **self._train_options(P, epochs, rng, validation,
@@ -288,7 +301,18 @@ class BaseGD(BaseEstimator):
 
     @property
     def _backend(self):
-        return backends.get(self._family, self.backend)
+        """The backend that trains and predicts: ``backend``, or the one "auto" chose at fit."""
+        name = self.backend_ if self.backend == backends.AUTO else self.backend
+        return backends.get(self._family, name)
+
+    def _choose_backend(self, n):
+        """Set ``backend_`` for a fit of ``n`` rows."""
+        self.backend_ = self.backend if self.backend != backends.AUTO else backends.choose(
+            self._family, n, self.batch_size, numba.get_num_threads(), self._takes_local_sgd())
+
+    def _takes_local_sgd(self):
+        """Whether the model can train by local SGD (see ``backends.choose``)."""
+        return True
 
     #: The parameter holding the optimizers' epsilon: "epsilon" as in scikit-learn's MLP; the linear
     #: models call it "eps" (torch's name), since scikit-learn's SGD gives "epsilon" to its losses.
@@ -319,21 +343,40 @@ class BaseGD(BaseEstimator):
         else:
             self.learning_rate_ = auto()
 
-    def _auto_learning_rate(self, X, sw, loss, row_parts=None):
+    def _auto_learning_rate(self, X, sw, loss, row_parts=None, steepest=None):
         """The "auto" step for rows ``X``, ``sw``, from the family's statistics of each part of
-        ``row_parts`` (a dask array's chunks give the same parts, :mod:`fastgd._dask`)."""
+        ``row_parts`` (a dask array's chunks give the same parts, :mod:`fastgd._dask`);
+        ``steepest``, the second of :meth:`_row_norms` when it was of these rows."""
         n = X.shape[0]
         bounds = np.cumsum([0, *(row_parts if row_parts is not None else [n])])
-        # X itself when it is one part: a slice of a SciPy sparse matrix is a copy
-        stats = [self._curvature_stats(X if hi - lo == n else X[lo:hi], sw[lo:hi], n)
-                 for lo, hi in zip(bounds[:-1], bounds[1:])]
+        if len(bounds) == 2:  # X itself: a slice of a SciPy sparse matrix is a copy
+            stats = [self._curvature_stats(X, sw, n, steepest)]
+        else:
+            stats = [self._curvature_stats(X[lo:hi], sw[lo:hi], n)
+                     for lo, hi in zip(bounds[:-1], bounds[1:])]
         return self._learning_rate_from(stats, loss, n)
+
+    #: The constant feature that a row's norm counts in :meth:`_row_norms` (the intercept's).
+    _intercept_feature = 0.0
+
+    def _row_norms(self, X, sw):
+        """``data.row_norm_maxima`` of the training rows, which is also their finiteness check:
+        scikit-learn's error when ``X`` holds NaN or inf. Squares that overflow give inf."""
+        largest, steepest = row_norm_maxima(X, sw, self._intercept_feature,
+                                            numba.get_num_threads())
+        if not np.isfinite(largest):
+            _assert_all_finite(X.data if sp.issparse(X) else X, input_name="X",
+                               estimator_name=type(self).__name__)
+            largest = steepest = np.inf  # finite values whose squares overflow
+        return largest, steepest
 
     def _sample_weight(self, sample_weight, X, class_sw):
         """Per-row weights in ``X``'s dtype, rescaled to average 1 so that the loss is the weighted
         mean ``sum_i w_i l_i / sum_i w_i`` (as in torch's weighted losses): only their ratios
         matter, and the "auto" step does not shrink with their scale. They are rescaled in float64,
         so that weights beyond float32's range (1e300, 1e-300) keep their ratios in a float32 fit."""
+        if sample_weight is None and class_sw is None:
+            return np.ones(X.shape[0], dtype=X.dtype)
         sw = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
         if class_sw is not None:
             sw = sw * class_sw
@@ -346,9 +389,7 @@ class BaseGD(BaseEstimator):
             raise ValueError(f"sample_weight (times class_weight) sums to {total:g}, too far from "
                              "the number of rows to rescale in float64: multiply the weights by a "
                              "common factor (only their ratios matter).")
-        if sample_weight is not None or class_sw is not None:
-            sw = sw * (len(sw) / total)
-        return sw.astype(X.dtype, copy=False)
+        return (sw * (len(sw) / total)).astype(X.dtype, copy=False)
 
     def _split_validation(self, X, Y, sw, y, rng):
         stratify = y if isinstance(self, ClassifierMixin) else None
@@ -398,10 +439,15 @@ class ClassifierTargets:
 
         Two classes are one output (1 for the second class); more are one-hot rows.
         """
-        y = attach_unique(y)  # one np.unique for the target check and classes_
-        check_classification_targets(y)
+        if first_call and classes is None and y.ndim == 1 and y.dtype.kind in "iub":
+            # integer labels are binary or multiclass: which are present is counted, not sorted
+            self.classes_ = seen_labels(y)
+        else:
+            y = attach_unique(y)  # one np.unique for the target check and classes_
+            check_classification_targets(y)
+            if first_call:
+                self.classes_ = cached_unique(y) if classes is None else np.unique(classes)
         if first_call:
-            self.classes_ = cached_unique(y) if classes is None else np.unique(classes)
             if len(self.classes_) < 2:
                 raise ValueError(
                     f"{type(self).__name__} needs at least 2 classes in y, but it holds only one "
@@ -517,6 +563,9 @@ COMMON_PARAMETERS = """\
 """
 
 COMMON_ATTRIBUTES = """\
+    backend_ : str
+        The backend that trained the model and predicts: ``backend``, or the one that "auto"
+        chose (for ``partial_fit``, from its first call's rows).
     learning_rate_ : float
         The base step size used.
     loss_history_ : ndarray of shape (n_iter_,)

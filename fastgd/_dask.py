@@ -225,6 +225,8 @@ def _setup(est, X, y, sample_weight, classes=None, first_call=True, dtype=None,
         raise ValueError(f"X has {d} features, but {type(est).__name__} is expecting "
                          f"{est.n_features_in_} features as input.")
     placement = Placement(client, X, y, sw)
+    if first_call:  # "auto" by the rows that each worker trains on
+        est._choose_backend(-(-n // len(placement.groups)))
     stats = _survey_all(placement, classifier)
     if not all(s["finite"] for s in stats):
         bad = [s["chunk"] for s in stats if not s["finite"]]

@@ -21,6 +21,7 @@ from typing import Callable
 
 import numba
 
+from . import config
 from ._kernels import linear, mlp
 
 
@@ -81,6 +82,34 @@ def get(family, name):
     return table[name]
 
 
+#: The ``backend`` parameter's default: :func:`choose` picks one of the family's backends at fit.
+AUTO = "auto"
+
+
+def choose(family, n, batch_size, threads, local_sgd=True):
+    """The backend that ``backend="auto"`` trains ``n`` rows with, ``batch_size`` rows per update
+    (None: full batch) on ``threads`` of numba's threads; ``local_sgd=False`` where the model
+    needs what local SGD lacks (an L1 penalty, averaging).
+
+    - One thread: ``numba``.
+    - Batches that ``parallel`` splits across the threads (``config.MIN_ROWS_PER_THREAD`` rows
+      each, so full batches from 4,096 rows on two threads): ``parallel``.
+    - Linear models with batches of at most ``config.AUTO_LOCAL_SGD_MAX_BATCH`` rows on at least
+      ``config.AUTO_LOCAL_SGD_MIN_ROWS`` rows: ``local_sgd`` (a different algorithm, which
+      reaches the serial SGD's loss there; its model depends on the thread count).
+    - Otherwise ``numba``: ``parallel`` would run the same serial code.
+    """
+    batch = n if batch_size is None else min(batch_size, n)
+    if threads <= 1:
+        return "numba"
+    if batch >= 2 * config.MIN_ROWS_PER_THREAD:
+        return "parallel"
+    if (local_sgd and "local_sgd" in FAMILIES[family] and batch <= config.AUTO_LOCAL_SGD_MAX_BATCH
+            and n >= config.AUTO_LOCAL_SGD_MIN_ROWS):
+        return "local_sgd"
+    return "numba"
+
+
 def is_threaded(name):
     """Whether the backend ``name`` runs on numba's threads, in whichever family has it."""
     return any(table[name].threaded for table in FAMILIES.values() if name in table)
@@ -89,7 +118,9 @@ def is_threaded(name):
 def parameter_doc(family):
     """The numpydoc entry of the ``backend`` parameter of ``family``'s estimators."""
     table = FAMILIES[family]
-    names = ", ".join(f'"{name}"' for name in table)
+    names = ", ".join(f'"{name}"' for name in (AUTO, *table))
     lines = [f"    backend : {{{names}}}"]
+    lines += [f'        "{AUTO}" (default): chosen at fit from the rows, the batch size and the '
+              "thread count (``backend_`` says which; the rule is ``fastgd.backends.choose``)."]
     lines += [f'        "{b.name}": {b.description}.' for b in table.values()]
     return "\n".join(lines) + "\n"

@@ -84,7 +84,7 @@ class _BaseMLP(BaseGD):
         "activation": [StrOptions(set(mlp.ACTIVATIONS))],
         "init": [StrOptions(set(INITS))],
         "epsilon": [Interval(Real, 0, None, closed="neither")],
-        "backend": [StrOptions(set(backends.MLP))],
+        "backend": [StrOptions({backends.AUTO, *backends.MLP})],
     }
 
     def _epochs(self, X, Y, sw, P, loss):
@@ -93,7 +93,7 @@ class _BaseMLP(BaseGD):
                          activation=mlp.ACTIVATIONS[self.activation], loss=loss,
                          optimizer=self._optimizer, hyper=self._hyper(), alpha=float(self.alpha))
 
-    def _curvature_stats(self, X, sw, n):
+    def _curvature_stats(self, X, sw, n, steepest=None):
         return None  # the step does not depend on the rows; see SGD_DEFAULT_RATE
 
     def _learning_rate_from(self, stats, loss, n):

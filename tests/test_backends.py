@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.datasets import make_blobs
 
-from fastgd import GDClassifier, MLPClassifier, backends
+from fastgd import GDClassifier, MLPClassifier, backends, config
 from fastgd._kernels import linear, mlp
 
 from .conftest import BACKENDS
@@ -89,3 +89,49 @@ def test_epochs_for_sets_up_what_fit_trains():
     total = epochs.run(order, 10, 0.01, 0, np.array([0.25, 1.0, 0.0]))
     assert np.isfinite(total) and not np.array_equal(epochs.params, before)
     assert epochs.state.step == 6
+
+
+def test_auto_chooses_by_the_documented_rule():
+    split = 2 * config.MIN_ROWS_PER_THREAD  # the smallest batch that parallel splits in two
+    many, batch = config.AUTO_LOCAL_SGD_MIN_ROWS, config.AUTO_LOCAL_SGD_MAX_BATCH
+    assert backends.choose("linear", 10**6, None, 1) == "numba"
+    assert backends.choose("linear", 10**6, 1, 1) == "numba"
+    assert backends.choose("linear", split, None, 2) == "parallel"
+    assert backends.choose("linear", split - 1, None, 2) == "numba"
+    assert backends.choose("linear", 10**6, split, 2) == "parallel"
+    assert backends.choose("linear", many, batch, 2) == "local_sgd"
+    assert backends.choose("linear", many, 1, 2) == "local_sgd"
+    assert backends.choose("linear", many - 1, 1, 2) == "numba"
+    assert backends.choose("linear", many, batch + 1, 2) == "numba"
+    assert backends.choose("linear", many, 1, 2, local_sgd=False) == "numba"
+    assert backends.choose("mlp", many, 1, 2) == "numba"
+    assert backends.choose("mlp", many, None, 2) == "parallel"
+
+
+def test_estimators_default_to_auto_and_say_what_it_chose():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((config.AUTO_LOCAL_SGD_MIN_ROWS, 2))
+    y = (X[:, 0] > 0).astype(int)
+    assert GDClassifier().backend == MLPClassifier().backend == "auto"
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("needs two of numba's threads")
+    threads = numba.get_num_threads()
+    try:
+        numba.set_num_threads(2)
+        for params, expected in [({}, "local_sgd"), ({"batch_size": None}, "parallel"),
+                                 ({"batch_size": 256}, "numba"),
+                                 ({"penalty": "l1", "alpha": 1e-4}, "numba"),
+                                 ({"average": True}, "numba"),
+                                 ({"backend": "parallel"}, "parallel")]:
+            model = GDClassifier(epochs=1, **params).fit(X, y)
+            assert model.backend_ == expected, params
+            assert model._backend is backends.LINEAR[expected]
+            assert model.score(X, y) > 0.9
+        # partial_fit chooses at its first call, by that call's rows
+        model = GDClassifier().partial_fit(X[:100], y[:100], classes=[0, 1])
+        assert model.backend_ == "numba"
+        assert model.partial_fit(X, y).backend_ == "numba"
+        numba.set_num_threads(1)
+        assert GDClassifier(epochs=1, batch_size=None).fit(X, y).backend_ == "numba"
+    finally:
+        numba.set_num_threads(threads)

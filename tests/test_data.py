@@ -313,3 +313,54 @@ def test_kernel_input_refuses_other_formats(fmt):
     X, _ = make_sparse(4, 6, 4, 0.5)
     with pytest.raises(TypeError, match=r"convert with X\.tocsr\(\)"):
         data.kernel_input(X.asformat(fmt))
+
+
+def reference_norm_maxima(X, sw, extra):
+    """``data.row_norm_maxima`` in NumPy, float64."""
+    X = X.toarray() if sp.issparse(X) else X
+    norms = np.einsum("ij,ij->i", X.astype(np.float64), X.astype(np.float64))
+    return norms.max(initial=0.0), (sw * (norms + extra)).max(initial=0.0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(1, 300), d=st.integers(1, 40), threads=st.integers(1, 4),
+       extra=st.sampled_from([0.0, 1.0]), dtype=st.sampled_from(DTYPES),
+       sparse=st.booleans(), seed=st.integers(0, 2**16))
+def test_row_norm_maxima(n, d, threads, extra, dtype, sparse, seed):
+    X, dense = make_sparse(seed, n, d, 0.3, dtype) if sparse else (None, None)
+    X = X if sparse else np.random.default_rng(seed).standard_normal((n, d)).astype(dtype) * 10
+    sw = np.random.default_rng(seed + 1).random(n).astype(dtype)
+    with pytest.MonkeyPatch.context() as patch:
+        # parts of a few rows, so that small inputs are split across threads too
+        patch.setattr(data, "ROW_SCAN_MIN_ROWS", 7)
+        maxima = data.row_norm_maxima(X, sw, extra, threads)
+    assert_close(maxima, reference_norm_maxima(X, sw, extra),
+                 1e-6 if dtype == np.float32 else 1e-12)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_row_norm_maxima_is_not_finite_exactly_when_x_is_not(dtype, value, sparse):
+    X = np.random.default_rng(0).standard_normal((200_000, 3)).astype(dtype)
+    sw = np.ones(len(X), dtype=dtype)
+    assert np.isfinite(data.row_norm_maxima(sp.csr_array(X) if sparse else X, sw, 1.0, 2)).all()
+    for row in (0, 99_999, 100_000, len(X) - 1):  # at the ends of both threads' parts
+        X_bad = X.copy()
+        X_bad[row, 1] = value
+        largest, steepest = data.row_norm_maxima(sp.csr_array(X_bad) if sparse else X_bad, sw,
+                                                 1.0, 2)
+        assert not np.isfinite(largest) and not np.isfinite(steepest)
+    X_big = X.astype(np.float64)
+    X_big[5, 0] = 1e200  # finite, but its square overflows float64
+    assert not np.isfinite(data.row_norm_maxima(X_big, sw, 0.0, 2)[0])
+
+
+@pytest.mark.parametrize("y", [
+    np.array([3, 1, 1, 3, 2]), np.array([-5, 7, -5]), np.array([0, 0, 1], dtype=np.uint8),
+    np.array([True, False, True]), np.array([10**12, 0, 5]), np.array([4, 4, 4]),
+    np.arange(1000) % 7 - 3])
+def test_seen_labels_are_numpys_unique(y):
+    labels = data.seen_labels(y)
+    np.testing.assert_array_equal(labels, np.unique(y))
+    assert labels.dtype == np.unique(y).dtype

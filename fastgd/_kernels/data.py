@@ -26,10 +26,11 @@ from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
-from numba import types
+from numba import prange, types
 from numba.extending import overload
 
-from ..config import FULL_BATCH_MAX_ROW_BYTES, jit, jit_inline, renamed
+from ..config import (FULL_BATCH_MAX_ROW_BYTES, ROW_SCAN_MIN_ROWS, jit, jit_inline, jit_parallel,
+                      renamed)
 from .prefetch import prefetch, prefetch_element
 
 
@@ -113,6 +114,63 @@ def check_csr(X):
     if problem == 2:
         raise ValueError(f"X holds a column index outside [0, {d}) (X has {d} columns): negative "
                          "or too large; fix the indices or the shape of the matrix.")
+
+
+def row_norm_maxima(X, sw, extra, n_threads=1):
+    """``(max_i ||x_i||^2, max_i sw_i (||x_i||^2 + extra))`` of dense or CSR ``X``, float64, in
+    one pass over its values on up to ``n_threads`` of numba's threads: the steepest row's
+    curvature for the "auto" step (``extra`` the intercept's constant feature), a bound on the
+    scores for the check after the last epoch, and, being finite exactly when the values of ``X``
+    are and their squares do not overflow, the finiteness check of a fit's ``X``: one read where
+    ``np.isfinite(X).all()`` and a row-norm pass make two, each slower than ``X @ w``."""
+    if sp.issparse(X):
+        norms = squared_row_norms(X)
+        with np.errstate(invalid="ignore", over="ignore"):
+            return float(norms.max(initial=0.0)), float((sw * (norms + extra)).max(initial=0.0))
+    parts = max(1, min(n_threads, X.shape[0] // ROW_SCAN_MIN_ROWS))
+    out = np.zeros((parts, 2))
+    _dense_norm_maxima(X, sw, float(extra), out)
+    with np.errstate(invalid="ignore"):
+        return float(np.max(out[:, 0])), float(np.max(out[:, 1]))
+
+
+def _dense_norm_maxima_body(X, sw, extra, out):
+    n, parts = X.shape[0], out.shape[0]
+    for t in prange(parts):
+        largest, steepest, poison = 0.0, 0.0, 0.0
+        for i in range(t * n // parts, (t + 1) * n // parts):
+            norm = 0.0
+            for j in range(X.shape[1]):
+                norm += float(X[i, j]) * X[i, j]
+            poison += norm * 0.0  # NaN from the first NaN or inf on: a branch would not vectorise
+            largest = max(largest, norm)
+            steepest = max(steepest, sw[i] * (norm + extra))
+        out[t, 0] = largest + poison
+        out[t, 1] = steepest + poison
+
+
+_dense_norm_maxima = jit_parallel(_dense_norm_maxima_body, "_dense_norm_maxima")
+
+
+def seen_labels(y):
+    """The distinct values of the integer or boolean labels ``y``, sorted, as ``np.unique(y)``
+    gives them: marked in a table from the smallest to the largest, one pass where the sort behind
+    ``np.unique`` took 20 ms on a million rows; ``np.unique`` itself when they spread wider than
+    the rows."""
+    if y.dtype.kind == "b":
+        return np.unique(y)
+    lo, hi = int(y.min()), int(y.max())
+    if hi - lo > y.size:
+        return np.unique(y)
+    seen = np.zeros(hi - lo + 1, dtype=np.bool_)
+    _mark_seen(y, lo, seen)
+    return (np.flatnonzero(seen) + lo).astype(y.dtype)
+
+
+@jit
+def _mark_seen(y, lo, seen):
+    for i in range(y.size):
+        seen[y[i] - lo] = True
 
 
 def squared_row_norms(X):
