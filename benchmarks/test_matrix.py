@@ -4,8 +4,8 @@ bandwidth that the epochs are measured against."""
 import numpy as np
 import pytest
 
-from fastgd.bench.cases import (bytes_touched, design, prepare, rounds_for, time_once,
-                                training_loss, variants)
+from fastgd.bench.cases import (COMPILED, auto_choice, bytes_touched, design, prepare,
+                                rounds_for, time_once, training_loss, variants)
 from fastgd.bench.machine import THREADS, cpu_sample, others_cores, pinned_threads
 
 QUICK = set(design(quick=True))
@@ -27,6 +27,8 @@ def test_matrix(benchmark, budget, case, variant):
         # what the machine's other users took meanwhile, so that the report can flag disturbed
         # timings
         others = others_cores(before, cpu_sample())
+        if variant in COMPILED and not case.serial:
+            benchmark.extra_info["auto_backend"] = auto_choice(case)
     benchmark.extra_info.update(case.info(), variant=variant, bytes=bytes_touched(case),
                                 others_cores=others)
     loss = training_loss(case, result)

@@ -1,5 +1,7 @@
 """Start-up, apart from every kernel timing: ``import fastgd`` plus the first fit in a fresh
-process, with an empty numba cache (JIT compile) and with the cache that run left (cache load)."""
+process, with an empty numba cache (JIT compile) and with the cache that run left (cache load), for
+each backend and the default ("auto"); and ``import sklearn`` alone, timed the same way, which
+issue 16's start-up target is set against."""
 
 import os
 import subprocess
@@ -17,17 +19,25 @@ start = time.perf_counter()
 import numpy as np
 import fastgd
 imported = time.perf_counter()
-fastgd.GDClassifier(backend="{backend}", epochs=1).fit(np.random.rand(100, 4), np.arange(100) % 2)
+fastgd.GDClassifier({options}epochs=1).fit(np.random.rand(100, 4), np.arange(100) % 2)
 print(imported - start, time.perf_counter() - imported)
 """
 
+IMPORT_SKLEARN = """
+import time
+start = time.perf_counter()
+import numpy as np
+import sklearn
+print(time.perf_counter() - start)
+"""
 
-@pytest.mark.parametrize("backend", list(backends.LINEAR))  # the first fit is a GDClassifier
+
+@pytest.mark.parametrize("backend", [backends.AUTO, *backends.LINEAR])  # fits a GDClassifier
 def test_first_fit_in_a_fresh_process(benchmark, backend, tmp_path):
     """The benchmark times the warm start (whole process, cache loaded); the cold compile is one
     run, recorded in ``extra_info`` with the in-process import and first-fit seconds of both."""
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
-    code = FIRST_FIT.format(backend=backend)
+    code = FIRST_FIT.format(options="" if backend == backends.AUTO else f"backend={backend!r}, ")
 
     def first_fit():
         out = subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True,
@@ -42,3 +52,18 @@ def test_first_fit_in_a_fresh_process(benchmark, backend, tmp_path):
         variant=backend, threads=THREADS, cold_import_s=cold_import, cold_first_fit_s=cold_fit,
         warm_import_s=float(np.median([w[0] for w in warm])),
         warm_first_fit_s=float(np.median([w[1] for w in warm])))
+
+
+def test_import_sklearn_in_a_fresh_process(benchmark):
+    """``import sklearn`` (after NumPy, as the first fit's process imports it) in a fresh process:
+    the in-process seconds' median in ``extra_info``."""
+    seconds = []
+
+    def run():
+        out = subprocess.run([sys.executable, "-c", IMPORT_SKLEARN], check=True,
+                             capture_output=True, text=True).stdout
+        seconds.append(float(out))
+
+    benchmark.group = "import scikit-learn in a fresh process"
+    benchmark.pedantic(run, rounds=5, iterations=1)
+    benchmark.extra_info.update(import_s=float(np.median(seconds)))

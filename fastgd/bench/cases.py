@@ -60,6 +60,9 @@ TWO_PRODUCTS = "X @ w, X.T @ r"
 REFERENCE = "numpy"
 COMPILED = tuple(dict.fromkeys(name for table in backends.FAMILIES.values() for name in table
                                if name != REFERENCE))
+#: The estimators' default backend, which picks one of ``COMPILED`` per fit: not timed itself, its
+#: pick is recorded (:func:`auto_choice`) and judged by that backend's time.
+AUTO = backends.AUTO
 
 #: Seconds per update of the variants that loop over batches in Python (measured here). Where a
 #: call would take them longer than ``MAX_CALL_SECONDS`` they are left out of a case, which would
@@ -416,6 +419,14 @@ def _estimator(case, variant):
                            learning_rate=problem.learning_rate, epochs=case.epochs,
                            batch_size=case.batch, shuffle=case.kind == "epoch", random_state=0,
                            backend=variant)
+
+
+def auto_choice(case):
+    """The backend that ``backend="auto"`` picks for ``case`` on the current thread count, as a fit
+    would (it costs microseconds, so its speed is that of its pick, timed in the case)."""
+    estimator = _estimator(case, AUTO)
+    estimator._choose_backend(case.n)
+    return estimator.backend_
 
 
 def _quiet_fit(estimator, X, y):
