@@ -161,7 +161,7 @@ class BaseGD(BaseEstimator):
             X, Y, sw, P, loss, rng, validation, history, largest = self._prepare(
                 X, y, sample_weight, row_parts=row_parts, **init)
             self._run(X, Y, sw, P, loss, rng, validation, history, self.epochs,
-                      row_parts=row_parts, largest_row_norm=largest)
+                      row_parts=row_parts, largest_squared_norm=largest)
         return self
 
     @contextlib.contextmanager
@@ -194,7 +194,7 @@ class BaseGD(BaseEstimator):
 
     def _prepare(self, X, y, sample_weight, row_parts=None, **init):
         """Validate, then set up what ``fit`` trains: returns ``(X, Y, sw, P, loss, rng,
-        validation, history, largest_row_norm)``."""
+        validation, history, largest_squared_norm)``."""
         X, y = validate_input(self, X, y, ensure_all_finite=False, **self._y_options())
         self._choose_backend(X.shape[0])
         self._rng = rng = check_random_state(self.random_state)
@@ -249,15 +249,15 @@ class BaseGD(BaseEstimator):
                                  "since the first call to partial_fit; fit a new estimator.")
             P = self._initial_params(X.dtype, Y.shape[1], X.shape[1], warm=True)
             history = list(self.loss_history_)
-        self._run(X, Y, sw, P, loss, self._rng, None, history, 1, largest_row_norm=largest)
+        self._run(X, Y, sw, P, loss, self._rng, None, history, 1, largest_squared_norm=largest)
 
     def _run(self, X, Y, sw, P, loss, rng, validation, history, epochs, row_parts=None,
-             largest_row_norm=None):
+             largest_squared_norm=None):
         """Train ``P`` for ``epochs`` epochs after ``len(history)`` earlier ones; set the fitted
-        attributes. ``largest_row_norm``, the largest squared norm of a row of ``X``, lets the
+        attributes. ``largest_squared_norm``, the largest squared norm of a row of ``X``, lets the
         check after the last epoch bound the scores instead of computing them."""
         model = self._epochs(X, Y, sw, P, loss)
-        model.largest_row_norm = largest_row_norm
+        model.largest_squared_norm = largest_squared_norm
         if row_parts is not None:
             model.parts = data_parts(model.data, row_parts)
         result = train(model, X.shape[0], **self._train_options(P, epochs, rng, validation,

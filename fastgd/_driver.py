@@ -78,7 +78,7 @@ class Epochs:
     kernels = None
     parts = None
     #: The largest squared norm of a training row, when known (:meth:`BaseGD._row_norms`).
-    largest_row_norm = None
+    largest_squared_norm = None
 
     def __init__(self, backend, data, P, state, make_model, *, optimizer, hyper, alpha):
         self.backend, self.data, self.params, self.state = backend, data, P, state

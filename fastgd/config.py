@@ -129,6 +129,9 @@ PREFETCH_ROWS = 8
 #: each other, so more can be in flight (1,000,000 x 32 float64, batch 32: 8 rows 129 ns a row,
 #: 16 rows 119, 24 rows 111; 10,000 rows 65-83 ns a row).
 PREFETCH_BATCH_ROWS = 16
+#: ... from this many training rows on: below it the rows stay in the cache, where the prefetch
+#: only costs instructions.
+PREFETCH_MIN_ROWS = 50_000
 
 
 def jit(fn):
