@@ -510,7 +510,9 @@ def _rows_body(data, order, lo, hi, model, update_, rate, step, step_stride, buf
     one = P.dtype.type(1)
     zero = P.dtype.type(0)
     total = 0.0
-    pending = 0
+    # np.int64, not 0: typed Literal[int](0) at first, it would have numba compile the loss flush
+    # twice, for Literal[int](0) and int64 (3 s more of a cold first fit)
+    pending = np.int64(0)
     for i in range(lo, hi):
         row = order[i]
         w = sw[row]
@@ -587,7 +589,7 @@ def _scaled_sgd_body(data, order, lo, hi, model, rate, batch_size, step, step_st
     one = P.dtype.type(1)
     scale = 1.0
     total = 0.0
-    pending = 0
+    pending = np.int64(0)  # not 0: see _rows_body
     for b_lo in range(lo, hi, batch_size):
         nb = min(hi, b_lo + batch_size) - b_lo
         for i in range(nb):
@@ -708,7 +710,7 @@ def _batches_body(data, order, lo, hi, model, update_, rate, batch_size, step, s
     # the loop (their arrays' reference counts; measured on 10,000 x 32)
     after = model.l1 > 0 or model.average > 0
     total = 0.0
-    pending = 0
+    pending = np.int64(0)  # not 0: see _rows_body
     for b_lo in range(lo, hi, batch_size):
         b_hi = min(hi, b_lo + batch_size)
         nb = b_hi - b_lo
