@@ -77,9 +77,7 @@ def race(client, request):
 
 
 @pytest.mark.parametrize("racer", RACERS)
-def test_time_to_loss(benchmark, race, racer, request):
-    if racer.startswith("dask-ml"):
-        pytest.importorskip("dask_ml")
+def test_time_to_loss(benchmark, race, racer, request, peer):
     level = _level(request.config)
     X, y, optimum = race
     target = optimum * (1 + dist.LOSS_TOLERANCE)
@@ -94,7 +92,8 @@ def test_time_to_loss(benchmark, race, racer, request):
                                                    dist.PEER_SECONDS[level]))
 
     benchmark.group = RACE_GROUP
-    benchmark.pedantic(measure, rounds=1)
+    with peer(racer):
+        benchmark.pedantic(measure, rounds=1)
     seconds, iterations, loss = measured[0]
     benchmark.extra_info.update(racer=racer, rows=X.shape[0], seconds=seconds,
                                 iterations=iterations, loss=loss, optimum=optimum, target=target,

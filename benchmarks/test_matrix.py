@@ -15,11 +15,12 @@ PAIRS = [pytest.param(case, variant, id=f"{case.id}-{variant}",
 
 
 @pytest.mark.parametrize("case,variant", PAIRS)
-def test_matrix(benchmark, budget, case, variant):
+def test_matrix(benchmark, budget, case, variant, peer):
     with pinned_threads(case.threads):
-        run = prepare(case, variant)
-        # this timed call is also the warm-up: prepare() already compiled and ran it once
-        rounds = rounds_for(time_once(run), budget)
+        with peer(variant):
+            run = prepare(case, variant)
+            # this timed call is also the warm-up: prepare() already compiled and ran it once
+            rounds = rounds_for(time_once(run), budget)
         benchmark.group = case.id
         before = cpu_sample()
         # every round fits afresh from the same start, so the last one's model is every one's

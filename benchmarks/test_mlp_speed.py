@@ -80,7 +80,7 @@ CASES = [pytest.param(data, batch, variant, id=f"{data}-b{batch}-{variant}",
 
 
 @pytest.mark.parametrize("data,batch,variant", CASES)
-def test_mlp_epoch(benchmark, budget, data, batch, variant):
+def test_mlp_epoch(benchmark, budget, data, batch, variant, peer):
     X_train, X_test, y_train, y_test = dataset(data)
     epochs = EPOCHS[data, batch]
     if variant != "scikit-learn":
@@ -97,7 +97,8 @@ def test_mlp_epoch(benchmark, budget, data, batch, variant):
             fitted.append(model.fit(X_train, y_train))
 
     start = time.perf_counter()
-    fit(setup()[0][0])  # the warm-up
+    with peer(variant):
+        fit(setup()[0][0])  # the warm-up
     rounds = int(np.clip(budget / (time.perf_counter() - start), MIN_ROUNDS, MAX_ROUNDS))
     fitted.clear()
     benchmark.group = f"mlp {data} batch {batch}"

@@ -7,6 +7,8 @@ from fastgd import GDClassifier, GDRegressor, MLPClassifier, MLPRegressor
 from fastgd import backends as fastgd_backends
 from fastgd._kernels import losses
 
+pytest_plugins = ["pytester"]  # tests/test_bench_peers.py runs a small suite
+
 BACKENDS = ["numpy", "numba", "parallel"]
 
 #: relative tolerance of each compiled variant against the NumPy reference, per dtype

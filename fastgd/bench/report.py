@@ -25,6 +25,8 @@ LABELS = {"numpy": "NumPy", "scikit-learn": "scikit-learn", "torch": "PyTorch",
           TWO_PRODUCTS: "SciPy products"}
 #: The variants that compiled backends are compared with, in the order of their columns.
 PEERS = (REFERENCE, "scikit-learn", "torch", TWO_PRODUCTS)
+#: How a benchmark skipped for a peer that could not be imported or run begins its reason.
+MISSING_PEER = "peer missing:"
 AXIS_LABELS = {"n": "rows", "d": "features", "batch": "batch size", "model": "loss",
                "optimizer": "optimizer", "epochs": "epochs"}
 NUMERIC_AXES = ("n", "d", "batch")
@@ -143,6 +145,7 @@ def render(raw, out):
         "",
         *_machine(data["machine_info"].get("fastgd", {}), results.bandwidth),
         "",
+        *_incomplete(data),
         "## Headline",
         "",
         *_headline(results),
@@ -168,6 +171,21 @@ def render(raw, out):
               "`results/quick/`); the performance regression check and its CI set-up are described "
               "in `benchmarks/README.md`."]
     (out / "report.md").write_text("\n".join(lines) + "\n")
+
+
+def _incomplete(data):
+    """What the run could not measure: the peers that could not be imported or run, and the
+    benchmarks that failed, each with its reason, as a section; nothing for a complete run."""
+    missing = data.get("missing_peers", [])
+    failed = data.get("fastgd_run", {}).get("failed", [])
+    if not missing and not failed:
+        return []
+    lines = ["## Incomplete run", "",
+             "These benchmarks did not run; the rest of the report holds everything else.", "",
+             "| benchmark | why |", "|---|---|"]
+    lines += [f"| `{entry['test']}` | {entry['reason'].replace('|', '/')} |" for entry in missing]
+    lines += [f"| `{test}` | failed: see `pytest.log` beside this report |" for test in failed]
+    return [*lines, ""]
 
 
 def _sweeps(sweeps, level, measured, results, out, prefix=""):

@@ -12,6 +12,8 @@ from . import report
 
 #: The source checkout: the suite lives in ``benchmarks/`` beside the ``fastgd`` package.
 ROOT = Path(__file__).resolve().parents[2]
+#: The exit status of a run that wrote its report without every peer (pytest's own codes are 0-5).
+INCOMPLETE = 6
 
 
 def run_suite(quick, out):
@@ -35,12 +37,15 @@ def run_suite(quick, out):
     # 26 ms instead of 12. A short timeout (2**4 cycles) puts them to sleep at once.
     env = {"OPENBLAS_THREAD_TIMEOUT": "4", **os.environ}
     result = subprocess.run(command, cwd=ROOT, stdout=subprocess.PIPE, text=True, env=env)
+    failed = [line.split()[1] for line in result.stdout.splitlines()
+              if line.startswith(("FAILED ", "ERROR "))]
     if result.returncode != 0:
         (out / "pytest.log").write_text(result.stdout)
         print(result.stdout[-10_000:])
         print(f"the suite failed; pytest's whole output is in {out / 'pytest.log'}",
               file=sys.stderr)
-        return result.returncode
+        if not raw.exists():  # nothing was measured: no report to write
+            return result.returncode
     data = json.loads(raw.read_text())
     data["fastgd_run"] = {
         "command": "fastgd bench" + (" --quick" if quick else ""),
@@ -48,8 +53,15 @@ def run_suite(quick, out):
         "seconds": time.perf_counter() - start,
         "load_before": " ".join(f"{x:.2f}" for x in load_before),
         "load_after": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+        "failed": failed,
     }
     raw.write_text(json.dumps(data, indent=1))
     report.render(raw, out)
     print(f"{out / 'report.md'} written ({data['fastgd_run']['seconds']:.0f} s)")
-    return 0
+    missing = data.get("missing_peers", [])
+    for entry in missing:
+        print(f"incomplete: {entry['test']}: {entry['reason']}", file=sys.stderr)
+    if result.returncode != 0:
+        return result.returncode
+    # the report is written, but a run without all its peers is not a complete one
+    return INCOMPLETE if missing else 0
