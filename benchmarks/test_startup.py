@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from fastgd import backends
+from fastgd.bench import coldstart
 from fastgd.bench.machine import THREADS
 
 FIRST_FIT = """
@@ -52,6 +53,20 @@ def test_first_fit_in_a_fresh_process(benchmark, backend, tmp_path):
         variant=backend, threads=THREADS, cold_import_s=cold_import, cold_first_fit_s=cold_fit,
         warm_import_s=float(np.median([w[0] for w in warm])),
         warm_first_fit_s=float(np.median([w[1] for w in warm])))
+
+
+@pytest.mark.quick
+@pytest.mark.parametrize("config", list(coldstart.CONFIGS))
+def test_cold_first_fit(benchmark, config):
+    """The first fit a new user meets (``fastgd.bench.coldstart``): the fit alone, in a fresh
+    process with an empty numba cache, then in another with the cache it left. One run each (a
+    cold compile cannot be repeated in one cache); the seconds in ``extra_info``."""
+    measured = []
+    benchmark.group = coldstart.GROUP
+    benchmark.pedantic(lambda: measured.append(coldstart.cold_and_warm(config)), rounds=1,
+                       iterations=1)
+    cold, warm = measured[0]
+    benchmark.extra_info.update(config=config, cold_s=cold, warm_s=warm, threads=THREADS)
 
 
 def test_import_sklearn_in_a_fresh_process(benchmark):

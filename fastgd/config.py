@@ -159,6 +159,18 @@ def renamed(fn, name):
     return clone
 
 
+def specialised(fn, name, **bindings):
+    """A copy of ``fn`` named ``name`` in which the global names of ``bindings`` stand for their
+    values: one body compiled once for each function it calls, so that each build holds the code
+    it runs only. Make it after everything ``fn`` names is defined (the copy's globals are a
+    snapshot), and give each its own name, as :func:`renamed` says."""
+    clone = types.FunctionType(fn.__code__, {**fn.__globals__, **bindings}, name, fn.__defaults__,
+                               fn.__closure__)
+    clone.__qualname__ = name
+    clone.__doc__ = fn.__doc__
+    return clone
+
+
 def jit_parallel(fn, name):
     """Compile a copy of ``fn`` named ``name`` with ``parallel=True``."""
     return numba.njit(**OPTIONS, parallel=True)(renamed(fn, name))

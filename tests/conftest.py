@@ -5,7 +5,7 @@ from sklearn.datasets import make_blobs
 
 from fastgd import GDClassifier, GDRegressor, MLPClassifier, MLPRegressor
 from fastgd import backends as fastgd_backends
-from fastgd._kernels import losses
+from fastgd._kernels import losses, optim
 
 pytest_plugins = ["pytester"]  # tests/test_bench_peers.py runs a small suite
 
@@ -59,6 +59,19 @@ LOSS_EPSILON = 0.5
 DTYPES = [np.float64, np.float32]
 #: momentum, beta_1, beta_2, epsilon, rho (``optim.HYPER``)
 HYPER = np.array([0.9, 0.8, 0.99, 1e-8, 0.9])
+
+
+#: The (loss, optimizer) pairs the kernel tests compile: every loss with plain SGD and with Adam,
+#: every optimizer with the commonest loss of each task (log_loss, squared_error). The kernels
+#: compile for each pair they are called with, so the tests cover the table pairwise rather than
+#: its whole product.
+PAIRS = sorted({(loss, opt) for loss in LOSS_CODES for opt in (optim.SGD, optim.ADAM)}
+               | {(loss, opt) for loss in (losses.LOG_LOSS, losses.SQUARED_ERROR)
+                  for opt in range(optim.N_OPTIMIZERS)})
+
+
+def pair_id(pair):
+    return f"{losses.LOSSES[pair[0]].name}-{optim.OPTIMIZERS[pair[1]].name}"
 
 
 def rule(code):

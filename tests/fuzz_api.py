@@ -7,7 +7,7 @@ refuse with a ValueError, TypeError or DivergenceError whose message says what i
 ``tests/test_fuzz.py`` runs this module in a subprocess, so that a crash of the interpreter fails
 that test instead of killing pytest; pytest does not collect it. Alone::
 
-    python tests/fuzz_api.py --examples 500 --seed 3 [--show-cases] [--messages]
+    python tests/fuzz_api.py --examples 500 --seed 3 [--show-cases] [--messages] [--kernels all]
 
 A failing case is printed as a ``Case(...)``; ``Case(...).run()`` replays it.
 """
@@ -120,10 +120,24 @@ def constraint_values(constraint):
                     "constraint_values.")
 
 
+#: With ``--kernels few`` (the test suite's run), the losses and optimizers drawn: the kernels
+#: compile for each loss and optimizer they meet (seconds each on a cold cache), and what the
+#: fuzzing tries of the API is the same for all of them; ``--kernels all`` draws every one.
+FEW_KERNELS = {"optimizer": ("sgd", "adam"), "loss": {"classifier": ("log_loss", "hinge"),
+                                                     "regressor": ("squared_error", "huber")}}
+KERNELS = {"all": False}
+
+
 def parameter_values(name, constraints, labels):
-    """The values drawn for parameter ``name``; a ``class_weight`` dict names some of ``labels``."""
+    """The values drawn for parameter ``name``; a ``class_weight`` dict names some of ``labels``
+    (None for a regressor)."""
     if name in FIXED:
         return FIXED[name]
+    if not KERNELS["all"] and name in FEW_KERNELS:
+        few = FEW_KERNELS[name]
+        if isinstance(few, dict):
+            few = few["regressor" if labels is None else "classifier"]
+        return st.sampled_from(few)
     if name == "class_weight":
         weights = st.sampled_from([0.0, 0.5, 3.0, 1e30])
         as_dict = st.lists(st.tuples(st.sampled_from(labels), weights), max_size=len(labels))
@@ -330,5 +344,8 @@ if __name__ == "__main__":
                         help="print each case to stderr before it runs")
     parser.add_argument("--messages", action="store_true",
                         help="print each distinct refusal message with its count")
+    parser.add_argument("--kernels", choices=("few", "all"), default="few",
+                        help="draw two losses and two optimizers (few, the default) or all")
     args = parser.parse_args()
+    KERNELS["all"] = args.kernels == "all"
     sys.exit(main(args.examples, args.seed, args.show_cases, args.messages))

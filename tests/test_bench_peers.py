@@ -20,11 +20,16 @@ def test_peer_that_runs(benchmark, peer):
 '''
 
 
-def test_a_missing_peer_is_reported_and_the_report_written(pytester, tmp_path):
+def test_a_missing_peer_is_reported_and_the_report_written(pytester, tmp_path, monkeypatch):
+    # as in `fastgd bench`, not as an xdist worker of the test suite: pytest-benchmark writes no
+    # JSON under xdist
+    for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
+        monkeypatch.delenv(name, raising=False)
     pytester.makeconftest(SUITE.split("\n\n")[0].strip())
     pytester.makepyfile(test_suite=SUITE)
     raw = tmp_path / "benchmark.json"
-    result = pytester.runpytest("-q", "-p", "no:cacheprovider", f"--benchmark-json={raw}")
+    result = pytester.runpytest("-q", "-p", "no:cacheprovider", "-p", "no:xdist",
+                                f"--benchmark-json={raw}")
     result.assert_outcomes(passed=1, skipped=1, failed=1)
     data, _ = report.load(raw)
     [missing] = data["missing_peers"]

@@ -4,11 +4,12 @@ outside the tables refused."""
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fastgd._kernels import linear, losses, optim
-from fastgd._kernels.data import Data
+from fastgd._kernels.data import Data, kernel_data
 from fastgd._kernels.linear import (
     Linear,
     _forward,
@@ -26,11 +27,14 @@ from fastgd._kernels.linear import (
 from fastgd._kernels.optim import Rate, Update
 from fastgd.config import BLOCK_ROWS, FULL_BATCH_ROWS
 
-from .conftest import (DTYPES, HYPER, LOSS_CODES, LOSS_EPSILON, RTOL, assert_close, make_problem,
-                       rule, schedule_hyper)
+from .conftest import (DTYPES, HYPER, LOSS_CODES, LOSS_EPSILON, PAIRS, RTOL, assert_close,
+                       make_problem, pair_id, rule, schedule_hyper)
 
 LOSSES = LOSS_CODES
 LINKS = [losses.IDENTITY, losses.SIGMOID, losses.SOFTMAX]
+#: every loss in float64, three in float32: each loss and dtype compiles the kernel under test
+LOSS_DTYPES = [(loss, np.float64) for loss in LOSSES] + [
+    (loss, np.float32) for loss in (losses.LOG_LOSS, losses.SOFTMAX_LOG_LOSS, losses.HUBER)]
 EPOCHS = {"run_epoch": run_epoch, "_run_epoch": _run_epoch,
           "_run_epoch_parallel": _run_epoch_parallel, "_local_sgd_epoch": _local_sgd_epoch}
 
@@ -63,10 +67,11 @@ def test_forward_functions_of_the_backends():
 # --- loss gradient -----------------------------------------------------------------------------
 
 @settings(max_examples=25, deadline=None)
-@given(loss=st.sampled_from(LOSSES), dtype=st.sampled_from(DTYPES),
+@given(loss_dtype=st.sampled_from(LOSS_DTYPES),
        n=st.sampled_from([1, 7, BLOCK_ROWS, BLOCK_ROWS + 1, 9001]), d=st.integers(1, 40),
        k=st.integers(1, 4), seed=st.integers(0, 2**31))
-def test_loss_gradient_matches_reference(loss, dtype, n, d, k, seed):
+def test_loss_gradient_matches_reference(loss_dtype, n, d, k, seed):
+    loss, dtype = loss_dtype
     if loss == losses.SOFTMAX_LOG_LOSS:
         k = max(k, 2)
     X, Y, sw, P = make_problem(seed, n, d, k, loss, dtype)
@@ -93,10 +98,11 @@ def test_loss_gradient_visits_rows_in_the_given_order():
 
 
 @settings(max_examples=25, deadline=None)
-@given(loss=st.sampled_from(LOSSES), dtype=st.sampled_from(DTYPES),
+@given(loss_dtype=st.sampled_from(LOSS_DTYPES),
        n=st.sampled_from([1, 3, 4, 8, FULL_BATCH_ROWS - 1, FULL_BATCH_ROWS + 5, 1003]),
        d=st.integers(1, 70), k=st.integers(1, 4), seed=st.integers(0, 2**31))
-def test_storage_order_matches_reference_on_the_full_data(loss, dtype, n, d, k, seed):
+def test_storage_order_matches_reference_on_the_full_data(loss_dtype, n, d, k, seed):
+    loss, dtype = loss_dtype
     """The full batch's kernel, which reads every row in storage order, against the reference
     gradient of all the data: blocks of four and eight rows and their remainders."""
     if loss == losses.SOFTMAX_LOG_LOSS:
@@ -303,14 +309,22 @@ def penalties(opt, alpha):
     return (0.0, alpha) if optim.OPTIMIZERS[opt].decoupled else (alpha, 0.0)
 
 
-@settings(max_examples=60, deadline=None)
-@given(loss=st.sampled_from(LOSSES), dtype=st.sampled_from(DTYPES), n=st.integers(1, 9000),
+#: the pairs of the shape sweep below: the default's, an adaptive optimizer's and softmax's (each
+#: pair compiles every path, so the sweep varies the shapes, not the pairs; test_pairs_match_reference
+#: covers every pair)
+SWEEP_PAIRS = [(losses.LOG_LOSS, optim.SGD), (losses.SQUARED_ERROR, optim.ADAM),
+               (losses.SOFTMAX_LOG_LOSS, optim.MOMENTUM)]
+
+
+@settings(max_examples=40, deadline=None)
+@given(pair=st.sampled_from(SWEEP_PAIRS), dtype=st.sampled_from(DTYPES), n=st.integers(1, 9000),
        d=st.integers(1, 20), k=st.integers(1, 3),
        batch=st.sampled_from([1, 2, 31, 256, 4097, None]), fit_intercept=st.booleans(),
-       alpha=st.sampled_from([0.0, 0.01]), opt=st.sampled_from(OPTIMIZERS),
-       schedule=st.sampled_from(SCHEDULES), seed=st.integers(0, 2**31))
-def test_epoch_matches_reference(loss, dtype, n, d, k, batch, fit_intercept, alpha, opt, schedule,
+       alpha=st.sampled_from([0.0, 0.01]), schedule=st.sampled_from(SCHEDULES),
+       seed=st.integers(0, 2**31))
+def test_epoch_matches_reference(pair, dtype, n, d, k, batch, fit_intercept, alpha, schedule,
                                  seed):
+    loss, opt = pair
     if batch == 1:
         n = min(n, 800)  # the per-sample NumPy reference is slow
     if loss == losses.SOFTMAX_LOG_LOSS:
@@ -349,12 +363,15 @@ def test_epoch_matches_reference(loss, dtype, n, d, k, batch, fit_intercept, alp
             np.testing.assert_array_equal(P[:, -1], P0[:, -1])
 
 
-@pytest.mark.parametrize("opt", OPTIMIZERS)
-@pytest.mark.parametrize("loss", LOSSES)
-def test_sgd_epoch_matches_reference_for_every_optimizer(loss, opt):
-    """Batches of one row take their own fused kernel, ``_run_rows``; every loss and optimizer goes
-    through it, with L2 (or decay), a schedule and a fixed intercept: through the epoch entry
-    point, through ``_run_rows`` itself, and through the batch loops with a batch size of 1."""
+@pytest.mark.parametrize("pair,batch", [(pair, 1) for pair in PAIRS] + [
+    ((losses.MODIFIED_HUBER, optim.ADAM), 40), ((losses.SOFTMAX_LOG_LOSS, optim.SGD), 40),
+    ((losses.SQUARED_ERROR, optim.NESTEROV), 40)], ids=lambda value: (
+        pair_id(value) if isinstance(value, tuple) else f"batch-{value}"))
+def test_pairs_match_reference(pair, batch):
+    """Every pair of the table through SGD's row kernel (``_run_rows``), and some through the
+    mini-batch kernel (``_run_batches``, which the shape sweep above covers too), with L2 (or
+    decay), a schedule and a fixed intercept, against the reference epoch."""
+    loss, opt = pair
     k = 3 if loss == losses.SOFTMAX_LOG_LOSS else 2
     X, Y, sw, P0 = make_problem(7, 300, 9, k, loss, np.float64)
     P0 *= 0.1
@@ -367,39 +384,31 @@ def test_sgd_epoch_matches_reference_for_every_optimizer(loss, opt):
 
     def run(kernel):
         P, S = P0.copy(), S0.copy()
-        model, update_ = Linear(P, rule(loss), False, l2, decay), Update(opt, S, HYPER)
-        G, buf = scratch(1, P)
-        if kernel is linear._run_rows:
-            total, step = kernel(data, order, 0, 300, model, update_, rate, 3, 1, buf)
-        elif kernel in (linear._run_batches, linear._run_batches_parallel):
-            total, step = kernel(data, order, 0, 300, model, update_, rate, 1, 3, 1, G, buf)
-        else:
-            total, step = kernel(data, order, model, update_, rate, 1, 3, 1)
+        total, step = kernel(data, order, Linear(P, rule(loss), False, l2, decay),
+                             Update(opt, S, HYPER), rate, batch, 3, 1)
         return total, step, P, S
 
     total_ref, step_ref, P_ref, S_ref = run(run_epoch)
-    assert step_ref == 303
-    for kernel in (_run_epoch, linear._run_rows, linear._run_batches,
-                   linear._run_batches_parallel):
-        total, step, P, S = run(kernel)
-        assert step == step_ref
-        assert_close(total, total_ref, 1e-10)
-        assert_close(P, P_ref, 1e-10)
-        assert_close(S, S_ref, 1e-10)
+    assert step_ref == 3 + -(-300 // batch)
+    total, step, P, S = run(_run_epoch)
+    assert step == step_ref
+    assert_close(total, total_ref, 1e-10)
+    assert_close(P, P_ref, 1e-10)
+    assert_close(S, S_ref, 1e-10)
 
 
-@pytest.mark.parametrize("batch", [7, 300])
-@pytest.mark.parametrize("variant", ["numba", "parallel"])
-def test_batch_loops_match_reference(variant, batch):
-    """``_run_batches`` and ``_run_batches_parallel`` called directly on a part ``order[lo:hi]``,
+@pytest.mark.parametrize("kernel", ["_run_rows", "_run_batches"])
+def test_step_kernels_on_a_part_match_reference(kernel):
+    """The step kernels called directly on a part ``order[lo:hi]`` (as local SGD calls them),
     against the reference epoch on those rows."""
     loss, opt = losses.LOG_LOSS, optim.ADAM
+    batch = 1 if kernel == "_run_rows" else 7
     X, Y, sw, P0 = make_problem(5, 600, 8, 2, loss, np.float64)
     loss = rule(loss)
     P0 *= 0.1
     order = np.random.default_rng(5).permutation(600).astype(np.int64)
     lo, hi = 100, 400
-    rate = Rate(optim.INVSCALING, 1e-3, schedule_hyper(0.5, 1.0))
+    rate = Rate(optim.CONSTANT, 1e-3, schedule_hyper(0.5, 1.0))
     S0 = optim.allocate_state(opt, P0.size, np.float64)
     rows = order[lo:hi]
     P_ref, S_ref = P0.copy(), S0.copy()
@@ -407,18 +416,40 @@ def test_batch_loops_match_reference(variant, batch):
     total_ref, step_ref = run_epoch(sub, np.arange(hi - lo, dtype=np.int64),
                                     Linear(P_ref, loss, True, 0.01, 0.0),
                                     Update(opt, S_ref, HYPER), rate, batch, 3, 1)
-    kernel = linear._run_batches if variant == "numba" else linear._run_batches_parallel
     P, S = P0.copy(), S0.copy()
-    G, buf = scratch(2 if variant == "parallel" else 1, P)
-    total, step = kernel(Data(X, Y, sw), order, lo, hi, Linear(P, loss, True, 0.01, 0.0),
-                         Update(opt, S, HYPER), rate, batch, 3, 1, G, buf)
+    total, step = getattr(linear, kernel)(Data(X, Y, sw), order, lo, hi,
+                                          Linear(P, loss, True, 0.01, 0.0), Update(opt, S, HYPER),
+                                          rate, batch, 3, 1)
     assert step == step_ref == 3 + -(-(hi - lo) // batch)
-    assert_close(total, total_ref, RTOL[variant, np.float64])
-    assert_close(P, P_ref, RTOL[variant, np.float64])
-    assert_close(S, S_ref, RTOL[variant, np.float64])
+    assert_close(total, total_ref, RTOL["numba", np.float64])
+    assert_close(P, P_ref, RTOL["numba", np.float64])
+    assert_close(S, S_ref, RTOL["numba", np.float64])
 
 
-@pytest.mark.parametrize("loss", LOSSES)
+def test_epoch_kernel_compiles_its_own_path_only():
+    """The path is chosen in Python (``epoch_kernel``): each batch mode, input and penalty has its
+    own build, and the builds without a penalty hold no penalty code."""
+    X, Y, sw, P = make_problem(0, 5000, 4, 1, losses.LOG_LOSS, np.float64)
+    data, model = Data(X, Y, sw), Linear(P, rule(losses.LOG_LOSS), True, 0.0, 0.0)
+    sgd, adam = Update(optim.SGD, np.zeros((0, 5)), HYPER), Update(optim.ADAM, np.zeros((2, 5)),
+                                                                  HYPER)
+    pick = lambda update_, batch, threaded, model=model, data=data: linear.epoch_kernel(
+        data, model, update_, batch, 5000, threaded)[0]
+    assert pick(sgd, 1, False) is pick(adam, 1, True) is linear._ROWS[0]
+    assert pick(adam, 32, True) is linear._BATCHES[0]
+    assert pick(sgd, 5000, False) is linear._WHOLE_BATCH[0]
+    assert pick(sgd, 5000, True) is linear._WHOLE_BATCH_PARALLEL[0]
+    assert pick(sgd, 4096, True) is linear._BATCHES_PARALLEL[0]
+    assert pick(sgd, 1, False, model._replace(l1=0.1)) is linear._ROWS[1]
+    assert pick(sgd, 32, False, model._replace(average=1)) is linear._BATCHES[1]
+    wide = Data(np.zeros((5000, 100)), Y, sw)  # rows over FULL_BATCH_MAX_ROW_BYTES
+    assert pick(sgd, 5000, False, data=wide) is linear._BATCHES[0]
+    csr = kernel_data(Data(sp.csr_matrix(X), Y, sw))
+    assert pick(sgd, 1, False, data=csr) is linear._run_scaled_sgd
+    assert pick(adam, 1, False, data=csr) is linear._ROWS[0]
+
+
+@pytest.mark.parametrize("loss", [losses.LOG_LOSS, losses.SOFTMAX_LOG_LOSS, losses.HUBER])
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("batch", [None, 4500, 700])
 def test_parallel_split_of_large_batches_matches_reference(loss, dtype, batch):
@@ -443,19 +474,12 @@ def test_parallel_split_of_large_batches_matches_reference(loss, dtype, batch):
 
 # --- codes outside the tables ------------------------------------------------------------------
 
-@pytest.mark.parametrize("name", ["_run_epoch", "_run_epoch_parallel", "_local_sgd_epoch",
-                                  "run_epoch"])
 @pytest.mark.parametrize("loss,opt,message", [
     (99, optim.SGD, "unknown loss code"), (-1, optim.SGD, "unknown loss code"),
     (losses.LOG_LOSS, 99, "unknown optimizer code"),
     (losses.LOG_LOSS, -1, "unknown optimizer code")])
-def test_epoch_refuses_unknown_codes(name, loss, opt, message):
-    X, Y, sw, P = make_problem(0, 50, 3, 1, losses.LOG_LOSS, np.float64)
-    P0 = P.copy()
-    S = np.zeros((2, P.size))
+def test_unknown_codes_are_refused_before_any_kernel(loss, opt, message):
+    """A rule or update of an unknown code cannot be made, so no epoch kernel can be called with
+    one."""
     with pytest.raises(ValueError, match=message):
-        EPOCHS[name](Data(X, Y, sw), np.arange(50, dtype=np.int64),
-                     Linear(P, rule(loss), True, 0.0, 0.0), Update(opt, S, HYPER),
-                     Rate(optim.CONSTANT, 0.1, schedule_hyper(0.25, 1.0)), 5, 0, 2)
-    if name != "run_epoch":  # refused before any update
-        np.testing.assert_array_equal(P, P0)
+        Linear(np.zeros((1, 4)), rule(loss), True, 0.0, 0.0), Update(opt, np.zeros((2, 4)), HYPER)

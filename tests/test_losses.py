@@ -1,6 +1,7 @@
 """fastgd/_kernels/losses.py: the table of losses, each compiled rule and block kernel against its
 NumPy reference, the links, and codes outside the table."""
 
+import pickle
 import warnings
 
 import numpy as np
@@ -8,7 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from fastgd import backends
 from fastgd._kernels import losses
+from fastgd._kernels.linear import Linear
 from fastgd.config import jit
 
 from .conftest import (DTYPES, LOSS_CODES, LOSS_EPSILON, RTOL, assert_close, make_problem,
@@ -50,11 +53,10 @@ def scores_and_targets(loss, dtype, m, k, scale, seed):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("epsilon", [LOSS_EPSILON, 2.5])
 def test_every_entry_reference_and_compiled_kernels_agree(entry, dtype, epsilon):
-    """The table: each loss's NumPy ``reference`` against its compiled branches: the losses
+    """The table: each loss's NumPy ``reference`` against its compiled kernels: the losses
     (``_loss_values``), the derivatives (``_loss_derivative``), both at once (``_loss_terms``) and,
-    for a loss of each element, the scalar ``_derivative``; a loss of whole rows (softmax) has no
-    scalar rule, and ``_derivative`` gives NaN for it. At two epsilons: the kernels take the
-    Rule's."""
+    for a loss of each element, the scalar rule one element at a time (``_derivative``); a loss of
+    whole rows (softmax) has no scalar rule. At two epsilons: the kernels take the rule's."""
     code = losses.CODES[entry.name]
     assert losses.LOSSES[code] is entry
     assert entry.elementwise == (code != losses.SOFTMAX_LOG_LOSS)
@@ -71,14 +73,14 @@ def test_every_entry_reference_and_compiled_kernels_agree(entry, dtype, epsilon)
         assert L_block.dtype == D_block.dtype == dtype
         assert_close(L_block.sum(axis=1), L_ref.sum(axis=1), rtol)
         assert_close(D_block, D_ref, rtol)
-    one = dtype(1)
-    by_element = np.array([losses._derivative(code, dtype(epsilon), z, y, one)
-                           for z, y in zip(Z.ravel(), Y.ravel())]).reshape(Z.shape)
+    assert type(loss).code == code and type(loss) is losses.RULE_TYPES[code]
     if entry.elementwise:
         assert_close(L_only, L_ref, rtol)  # each element's own loss, not only the row sums
+        by_element = np.array([losses._derivative(loss, z, y)
+                               for z, y in zip(Z.ravel(), Y.ravel())]).reshape(Z.shape)
         assert_close(by_element, D_ref, rtol)
     else:
-        assert np.isnan(by_element).all()
+        assert entry.loss is entry.derivative is None
 
 
 #: the table's codes: new losses are appended, so that the codes of the others stay the same
@@ -104,9 +106,12 @@ def test_table_codes_and_facts():
     # every loss but log_loss trains one output per class as it is, with the epsilon given
     for name in NAMES[3:]:
         assert losses.rule(name, 3, epsilon=0.25) == losses.Rule(losses.CODES[name], 0.25)
-    # the epsilon is a float, so that every Rule is one numba type
+    # the epsilon is a float, so that each loss is one numba type; the loss is the rule's type
     assert type(losses.rule("huber", epsilon=1).epsilon) is float
-    assert losses.Rule(losses.HINGE) == (losses.HINGE, 0.0)
+    assert losses.Rule(losses.HINGE) == (0.0,) and losses.Rule(losses.HINGE).code == losses.HINGE
+    assert len({type(losses.Rule(code)) for code in range(len(NAMES))}) == len(NAMES)
+    assert pickle.loads(pickle.dumps(losses.rule("huber", epsilon=0.5))) == losses.Rule(
+        losses.HUBER, 0.5)
     assert losses.PUBLIC["regressor"] == REGRESSION
     assert losses.PUBLIC["classifier"] == tuple(name for name in NAMES
                                                 if name != "softmax_log_loss")
@@ -116,7 +121,7 @@ def test_table_codes_and_facts():
     assert losses.N_LOSSES == len(losses.LOSSES)
     for entry in losses.LOSSES:
         assert entry.task in ("regressor", "classifier")
-        assert entry.multiclass in losses.CODES
+        assert entry.multiclass is None or entry.multiclass in losses.CODES
         assert entry.curvature > 0
         assert entry.proba_link in (None, losses.SIGMOID, losses.SOFTMAX)
 
@@ -165,7 +170,7 @@ def test_values_and_subgradients_at_the_kinks(loss, epsilon, z, y, value, deriva
                  (compiled_loss_values(at, Z, Y), compiled_derivatives(at, Z, Y))):
         assert L.dtype == D.dtype == dtype
         assert (L[0, 0], D[0, 0]) == (value, derivative)
-    assert losses._derivative(loss, dtype(epsilon), dtype(z), dtype(y), dtype(1)) == derivative
+    assert losses._derivative(at, dtype(z), dtype(y)) == derivative
 
 
 @pytest.mark.parametrize("loss", [losses.HUBER, losses.EPSILON_INSENSITIVE,
@@ -194,21 +199,15 @@ def test_epsilon_is_the_width_of_the_losses_zone(loss):
 
 @pytest.mark.parametrize("code", [-1, len(losses.LOSSES), 99])
 def test_unknown_loss_code(code):
-    """Refused by the Python entry points; NaN from every compiled branch."""
+    """Refused where a rule is made: no kernel ever sees an unknown loss."""
     with pytest.raises(ValueError, match="unknown loss code"):
-        losses.check_code(code)
-    with pytest.raises(ValueError, match="unknown loss code"):
-        losses.loss_terms(rule(code), np.zeros((2, 1)), np.zeros((2, 1)))
-    for dtype in DTYPES:
-        assert np.isnan(losses._derivative(code, dtype(LOSS_EPSILON), dtype(0.5), dtype(1),
-                                           dtype(1)))
-        Z, Y = np.full((4, 2), 0.5, dtype), np.ones((4, 2), dtype)
-        unknown = rule(code)
-        for array in (*compiled_loss_terms(unknown, Z, Y), compiled_loss_values(unknown, Z, Y),
-                      compiled_derivatives(unknown, Z, Y)):
-            assert np.isnan(array).all()
-    for known in LOSS_CODES:
-        losses.check_code(known)
+        rule(code)
+
+
+def test_a_kernel_refuses_what_is_not_a_loss_when_it_compiles():
+    Z = np.zeros(4)
+    with pytest.raises(Exception, match="loss_derivatives"):
+        losses._loss_derivative((0.5,), Z, Z, Z.copy(), 0, 4, 1)
 
 
 # --- block kernels -----------------------------------------------------------------------------
@@ -323,9 +322,14 @@ def test_apply_link_matches_reference(link, dtype):
 
 
 @pytest.mark.parametrize("link", [-1, 3, 99])
-def test_apply_link_with_an_unknown_link_leaves_nan(link):
+def test_an_unknown_link_is_refused_before_any_kernel(link):
     Z = np.random.default_rng(0).standard_normal((5, 2))
-    assert np.isnan(compiled_link(link, Z)).all()
+    with pytest.raises(ValueError, match="unknown link"):
+        losses.apply_link(link, Z)
+    model = Linear(np.zeros((2, 3)), rule(losses.LOG_LOSS), True, 0.0, 0.0)
+    for backend in backends.LINEAR.values():
+        with pytest.raises(ValueError, match="unknown link"):
+            backend.forward(Z, model, link, 1)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -347,9 +351,9 @@ def test_sigmoid_and_softmax_row_match_reference(dtype):
 
 @jit
 def _inlined(loss, Z, Y, L, D, k):
-    losses._loss_terms_inline(loss, Z, Y, L, D, Z.size, k)
+    losses.loss_values_and_derivatives(loss, Z, Y, L, D, Z.size, k)
     D2 = np.empty_like(D)
-    losses._loss_derivative_inline(loss, Z, Y, D2, 0, Z.size, k)
+    losses.loss_derivatives(loss, Z, Y, D2, 0, Z.size, k)
     return D2
 
 

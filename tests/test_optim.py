@@ -58,7 +58,7 @@ def test_update_matches_reference_and_torch_equations(name, start):
     P_torch, torch_state = P0.copy(), state_dict(name, S0)
     for t in range(start + 1, start + 6):
         G = rng.standard_normal(n_params)
-        optim._update(opt, P_jit, G, S_jit, t, lr, HYPER)
+        optim._update(optim.Update(opt, S_jit, HYPER), P_jit, G, t, lr)
         optim.update(opt, P_np, G, S_np, t, lr, HYPER)
         P_torch = torch_equations(name, P_torch, G, torch_state, t, lr)
         assert_close(P_jit, P_np, 1e-13)
@@ -107,7 +107,7 @@ def test_against_torch_when_installed():
         for t, g in enumerate(grads, start=1):
             p.grad = torch.tensor(g)
             optimizer.step()
-            optim._update(optim.NAMES[name], P, g, S, t, 0.03, HYPER)
+            optim._update(optim.Update(optim.NAMES[name], S, HYPER), P, g, t, 0.03)
         assert_close(P, p.detach().numpy(), 1e-12)
 
 
@@ -139,27 +139,17 @@ def test_table_codes_and_facts():
 
 @pytest.mark.parametrize("code", [-1, optim.N_OPTIMIZERS, 99])
 def test_unknown_optimizer_code(code):
+    """Refused where an update is made: no kernel ever sees an unknown optimizer."""
     with pytest.raises(ValueError, match="unknown optimizer code"):
-        optim.check_code(code)
+        optim.Update(code, np.zeros((0, 3)), HYPER)
     with pytest.raises(ValueError, match="unknown optimizer code"):
         optim.update(code, np.zeros(3), np.ones(3), np.zeros((0, 3)), 1, 0.1, HYPER)
-    # every shape of state, SGD's empty one too: P stands in for a missing slot and must keep NaN
-    for dtype in (np.float64, np.float32):
-        for n_slots in (0, 1, 2):
-            P = np.ones(5, dtype)
-            S = np.zeros((n_slots, 5), dtype)
-            optim._update(code, P, np.ones(5, dtype), S, 1, 0.1, HYPER)
-            assert np.isnan(P).all()
-    h = (0.1, MOMENTUM, BETA_1, BETA_2, EPSILON, RHO, 0.5, 0.5)
-    assert np.isnan(optim._update_element(code, 1.0, 1.0, 0.0, 0.0, h)[0])
-    for known in range(optim.N_OPTIMIZERS):
-        optim.check_code(known)
 
 
 @pytest.mark.parametrize("name", list(optim.NAMES))
 def test_update_element_matches_reference(name):
-    """The scalar equations ``_update_element`` against the NumPy reference, one element at a
-    time, with Adam's corrections from ``_adam_corrections``."""
+    """The scalar equations of the table (``element``) against the NumPy reference, one element
+    at a time, with Adam's corrections from ``_adam_corrections``."""
     rng = np.random.default_rng(9)
     opt = optim.NAMES[name]
     P0 = rng.standard_normal(6)
@@ -172,8 +162,9 @@ def test_update_element_matches_reference(name):
     assert step_size == pytest.approx(lr / (1 - BETA_1**step), rel=1e-14)
     assert root == pytest.approx(np.sqrt(1 - BETA_2**step), rel=1e-14)
     h = (lr, MOMENTUM, BETA_1, BETA_2, EPSILON, RHO, step_size, root)
+    element = optim.OPTIMIZERS[opt].element  # its Python form: the compiled one is the kernels'
     for t in range(6):
-        p, s0, s1 = optim._update_element(opt, P0[t], G[t], S0[0, t], S0[1, t], h)
+        p, s0, s1 = element(P0[t], G[t], S0[0, t], S0[1, t], h)
         assert p == pytest.approx(P_ref[t], rel=1e-13)
         slots = (s0, s1)[:optim.OPTIMIZERS[opt].n_slots]
         for s, s_ref in zip(slots, S_ref[:, t]):
@@ -184,5 +175,8 @@ def test_update_and_rate_tuples():
     S = optim.allocate_state(optim.ADAM, 3, np.float64)
     update = optim.Update(optim.ADAM, S, HYPER)
     assert update.opt == optim.ADAM and update.S is S and update.hyper is HYPER
+    # each optimizer its own type, so that a kernel compiles the update of its optimizer only
+    assert len({type(optim.Update(opt, S, HYPER)) for opt in range(optim.N_OPTIMIZERS)}) == 7
+    assert type(update) is optim.UPDATE_TYPES[optim.ADAM]
     rate = optim.Rate(optim.COSINE, 0.1, np.array([0.5, 10.0, 0.0]))
     assert rate.schedule == optim.COSINE and rate.lr == 0.1

@@ -19,8 +19,8 @@ from fastgd._kernels.linear import Linear, _loss_gradient, forward, loss_gradien
 from fastgd._kernels.optim import Rate, Update
 from fastgd.config import LOCAL_SGD_SYNC_ROWS, MIN_ROWS_PER_THREAD
 
-from .conftest import (HYPER, LOSS_CODES, RTOL, assert_close, make_sparse, make_targets, rule,
-                       schedule_hyper, unsorted)
+from .conftest import (HYPER, LOSS_CODES, PAIRS, RTOL, assert_close, make_sparse, make_targets,
+                       pair_id, rule, schedule_hyper, unsorted)
 from .test_linear_kernels import penalties
 
 BACKENDS = list(backends.LINEAR)
@@ -118,13 +118,22 @@ def reference_epoch(loss, opt, batch):
     return run_epoch_on(backends.LINEAR["numpy"].epoch, X, Y, sw, P0, S0, lr, loss, opt, batch, 1)
 
 
-@pytest.mark.parametrize("batch", BATCHES)
-@pytest.mark.parametrize("opt", list(optim.NAMES.values()), ids=OPTIMIZERS)
-@pytest.mark.parametrize("loss", LOSS_CODES)
-@pytest.mark.parametrize("backend", COMPILED)
-def test_epoch_on_csr_matches_numpy_backend(backend, loss, opt, batch):
+#: (backend, (loss, optimizer), batch): every pair of the table through rows on CSR (the sparse
+#: scaled SGD kernel for plain SGD, the row kernel for the others), and every batch mode of each
+#: backend with three pairs: each combination is a kernel compiled for it.
+CSR_EPOCHS = [("numba", pair, 1) for pair in PAIRS] + [
+    (backend, pair, batch) for backend in COMPILED
+    for pair in [(losses.LOG_LOSS, optim.SGD), (losses.SOFTMAX_LOG_LOSS, optim.ADAM),
+                 (losses.HUBER, optim.MOMENTUM)]
+    for batch in BATCHES if (backend, batch) != ("numba", 1)]
+
+
+@pytest.mark.parametrize("backend,pair,batch", CSR_EPOCHS, ids=[
+    f"{backend}-{pair_id(pair)}-{batch}" for backend, pair, batch in CSR_EPOCHS])
+def test_epoch_on_csr_matches_numpy_backend(backend, pair, batch):
     """A whole compiled epoch on CSR (with fewer rows than a thread's share, so every backend runs
     its serial path) against the NumPy backend's epoch on the SciPy matrix."""
+    loss, opt = pair
     X, Y, sw, P0, S0, lr = epoch_case(loss, opt)
     total_ref, step_ref, P_ref, S_ref = reference_epoch(loss, opt, batch)
     total, step, P, S = run_epoch_on(backends.LINEAR[backend].epoch, X, Y, sw, P0, S0, lr, loss,
@@ -200,20 +209,23 @@ def fit_both(make, params, n_classes, **fit_params):
     return (clone(estimator).fit(X, y, **fit_params), clone(estimator).fit(dense, y, **fit_params))
 
 
-#: (problem, optimizer): every problem with SGD, every optimizer with the commonest loss of each
-#: task. The kernels cross every loss with every optimizer on CSR already
-#: (``test_epoch_on_csr_matches_numpy_backend``); what a fit adds is the path from the estimator to
-#: them, which the loss and the optimizer take alike.
-FIT_CASES = [(problem, "sgd") for problem in PROBLEMS] + [
-    (problem, optimizer) for problem in PROBLEMS
-    if problem[0] in ("squared_error", "log_loss-2", "log_loss-3")
-    for optimizer in OPTIMIZERS if optimizer != "sgd"]
+#: (problem, optimizer, batch size, backend): every problem with SGD and every optimizer with the
+#: commonest loss of each task, in the default batch mode and backend; every batch mode and
+#: backend with two of them. The kernels compile for each combination, dense and CSR alike, and
+#: their tables are crossed pairwise already (``test_epoch_on_csr_matches_numpy_backend``); what
+#: a fit adds is the path from the estimator to them, which every loss and optimizer take alike.
+FIT_CASES = [(problem, "sgd", 1, "numba") for problem in PROBLEMS] + [
+    (problem, optimizer, 1, "numba") for problem in PROBLEMS
+    if problem[0] in ("squared_error", "log_loss-3")
+    for optimizer in OPTIMIZERS if optimizer != "sgd"] + [
+    (problem, optimizer, batch_size, backend)
+    for problem, optimizer in [(PROBLEMS[0], "adam"), (PROBLEMS[-1], "sgd")]
+    for batch_size in BATCHES for backend in BACKENDS if (batch_size, backend) != (1, "numba")]
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("batch_size", BATCHES)
-@pytest.mark.parametrize("problem,optimizer", FIT_CASES,
-                         ids=[f"{problem[0]}-{optimizer}" for problem, optimizer in FIT_CASES])
+@pytest.mark.parametrize("problem,optimizer,batch_size,backend", FIT_CASES, ids=[
+    f"{problem[0]}-{optimizer}-{batch_size}-{backend}"
+    for problem, optimizer, batch_size, backend in FIT_CASES])
 def test_sparse_fit_gives_the_dense_model(problem, optimizer, batch_size, backend):
     _, make, params, n_classes = problem
     # The perceptron's subgradient jumps at the score 0. With every row's weight 1 its intercepts

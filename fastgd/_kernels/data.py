@@ -129,7 +129,8 @@ def row_norm_maxima(X, sw, extra, n_threads=1):
             return float(norms.max(initial=0.0)), float((sw * (norms + extra)).max(initial=0.0))
     parts = max(1, min(n_threads, X.shape[0] // ROW_SCAN_MIN_ROWS))
     out = np.zeros((parts, 2))
-    _dense_norm_maxima(X, sw, float(extra), out)
+    # the parallel build only where it splits: it takes several times as long to compile
+    (_dense_norm_maxima_parallel if parts > 1 else _dense_norm_maxima)(X, sw, float(extra), out)
     with np.errstate(invalid="ignore"):
         return float(np.max(out[:, 0])), float(np.max(out[:, 1]))
 
@@ -149,7 +150,8 @@ def _dense_norm_maxima_body(X, sw, extra, out):
         out[t, 1] = steepest + poison
 
 
-_dense_norm_maxima = jit_parallel(_dense_norm_maxima_body, "_dense_norm_maxima")
+_dense_norm_maxima = jit(_dense_norm_maxima_body)
+_dense_norm_maxima_parallel = jit_parallel(_dense_norm_maxima_body, "_dense_norm_maxima_parallel")
 
 
 def seen_labels(y):
@@ -285,7 +287,7 @@ def row_copy(X, row, out):
 def storage_order_rows(X):
     """Whether the full-batch kernel that reads ``X`` in blocks of rows in storage order applies:
     dense rows of at most ``FULL_BATCH_MAX_ROW_BYTES``."""
-    return (not sp.issparse(X) and X.ndim == 2
+    return (isinstance(X, np.ndarray) and X.ndim == 2
             and X.shape[1] * X.itemsize <= FULL_BATCH_MAX_ROW_BYTES)
 
 

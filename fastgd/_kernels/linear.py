@@ -39,9 +39,10 @@ from ..config import (
     jit_inline,
     jit_parallel,
     renamed,
+    specialised,
 )
-from . import optim
 from .data import (
+    CSR,
     Data,
     _truncate,
     dense_type,
@@ -61,18 +62,20 @@ from .data import (
 )
 from .prefetch import prefetch, prefetch_element
 from .losses import (
-    SOFTMAX_LOG_LOSS,
-    Rule,
     _apply_link,
-    _derivative,
-    _loss_derivative,
-    _loss_derivative_inline,
-    _loss_terms_inline,
-    _loss_values,
     apply_link,
+    check_link,
+    loss_derivatives,
     loss_terms,
+    loss_values,
+    loss_values_and_derivatives,
 )
-from .optim import SGD, Update, _step_rate, _update, step_rate, update
+from .optim import SGD, _step_rate, apply_update, plain_sgd_type, step_rate, update, with_state
+
+#: The functions that each build of a body binds (``config.specialised``, see the end of this
+#: module): the L1 penalty and averaging or nothing, a parallel split's part kernel, local SGD's
+#: step kernel. Unbound here: a body compiled as it is fails to type, it cannot run the wrong one.
+_penalise = _part = _local_step = None
 
 
 class Linear(NamedTuple):
@@ -267,7 +270,7 @@ def _accumulate_body(data, order, lo, hi, P, loss, G, blocks, pending):
             for c in range(k):
                 Zb[i * k + c] = row_dot(X, row, P, c) + P[c, d]
                 Yb[i * k + c] = Y[row, c]
-        _loss_derivative_inline(loss, Zb, Yb, Db, 0, m * k, k)
+        loss_derivatives(loss, Zb, Yb, Db, 0, m * k, k)
         for i in range(m):
             row = order[r0 + i]
             w = sw[row]
@@ -335,7 +338,7 @@ def _storage_order_body(data, P, loss, G, Zb, Db, Lb):
                     s += X_b[i, j] * P[c, j]
                 Zb[i * k + c] = s
         Y_b = Y_flat[r0 * k:(r0 + m) * k]
-        _loss_terms_inline(loss, Zb, Y_b, Lb, Db, m * k, k)
+        loss_values_and_derivatives(loss, Zb, Y_b, Lb, Db, m * k, k)
         sw_b = sw[r0:r0 + m]
         block_loss = zero
         if k == 1:  # the same as below, in a loop that vectorises
@@ -402,7 +405,7 @@ def _flush_losses(loss, blocks, pending, k):
     """The weighted loss sum of the ``pending`` elements (``pending // k`` rows) waiting in
     ``blocks``."""
     Lb, Wp = blocks.L, blocks.Wp
-    _loss_values(loss, blocks.Zp, blocks.Yp, Lb, 0, pending, k)
+    loss_values(loss, blocks.Zp, blocks.Yp, Lb, 0, pending, k)
     total = 0.0
     for i in range(pending // k):
         row_loss = Lb[i * k]
@@ -416,15 +419,6 @@ def _flush_losses(loss, blocks, pending, k):
 # parallel region and the loss of held-out rows call the compiled function, which compiles faster
 _accumulate = jit_inline(_accumulate_body)
 _accumulate_call = jit(renamed(_accumulate_body, "_accumulate_call"))
-
-
-@jit
-def _loss_gradient(data, order, lo, hi, P, loss, G, buf):
-    """Set ``G[0]`` to the weighted gradient sum of rows ``order[lo:hi]``; return their loss sum
-    (the compiled twin of :func:`loss_gradient`; ``G``, ``buf`` from :func:`scratch`)."""
-    blocks = _blocks(buf, 0)
-    total, pending = _accumulate_call(data, order, lo, hi, P, loss, G[0], blocks, 0)
-    return total + _flush_losses(loss, blocks, pending, P.shape[0])
 
 
 @jit_inline
@@ -467,9 +461,9 @@ def _l1_cumulative(model, lr, X, order, lo, hi):
 
 @jit
 def _after_update(model, step, lr, prox, X, order, lo, hi):
-    """The compiled twin of :func:`after_update`. Called, not inlined: its callers test first
-    whether there is anything to do, and one compiled copy instead of one in each of their loops
-    keeps their compile time down."""
+    """The compiled twin of :func:`after_update`: what the step kernels call as ``_penalise`` in
+    their builds for a model with an L1 penalty or averaging. Called, not inlined: one compiled
+    copy instead of one in each of their loops keeps their compile time down."""
     if model.average > 0 and step >= model.average:
         _average_update(model, step)
     if model.l1 > 0:
@@ -477,6 +471,13 @@ def _after_update(model, step, lr, prox, X, order, lo, hi):
             _l1_prox(model, lr)
         else:
             _l1_cumulative(model, lr, X, order, lo, hi)
+
+
+@jit_inline
+def _unpenalised(model, step, lr, prox, X, order, lo, hi):
+    """``_penalise`` in the builds for a model without L1 penalty or averaging: nothing to do,
+    and nothing of the penalties' code to compile (or to pay for in the row loop, where the
+    untaken test of the penalty cost 20% of an SGD row's time: its arrays' reference counts)."""
 
 
 @jit_inline
@@ -488,27 +489,66 @@ def _average_update(model, step):
             A[c, j] += mu * (P[c, j] - A[c, j])
 
 
-def _rows_body(data, order, lo, hi, model, update_, rate, step, step_stride, buf):
+def row_step(update_, model, X, row, D, lr, step, scratch):
+    """Update ``model.P`` at rate ``lr`` from one row ``X[row]`` whose weighted ``dl/dz`` are
+    ``D[:k]``: the decay, the L2 term and the optimizer's update number ``step``. ``scratch`` is
+    ``(G_row, P.reshape(-1), G_row.reshape(-1))``, the row's gradient (k, d + 1) and the flat views
+    the update takes, made once (a view made at each row costs atomic reference counting).
+    Compiled only, for the optimizer ``update_`` alone."""
+
+
+@overload(row_step, inline="always")
+def _row_step(update_, model, X, row, D, lr, step, scratch):
+    if plain_sgd_type(update_):
+        def sgd(update_, model, X, row, D, lr, step, scratch):
+            # p -= lr (g x + alpha p) after the decay p *= 1 - lr decay, in one multiply-add per
+            # weight and with no Adam corrections (two powers a row): this is the loop SGD waits on
+            P = model.P
+            d = P.shape[1] - 1
+            keep = 1 - lr * model.decay - lr * model.alpha
+            for c in range(P.shape[0]):
+                g = lr * D[c]
+                row_scaled_axpy(X, row, keep, g, P, c)
+                if model.fit_intercept:
+                    P[c, d] -= g
+        return sgd
+
+    def general(update_, model, X, row, D, lr, step, scratch):
+        G_row, P_flat, G_flat = scratch
+        P, alpha = model.P, model.alpha
+        k, d1 = P.shape
+        d = d1 - 1
+        for c in range(k):
+            for j in range(d):
+                G_row[c, j] = alpha * P[c, j]
+            row_axpy(X, row, D[c], G_row, c)
+            G_row[c, d] = D[c] if model.fit_intercept else 0
+        if model.decay != 0:
+            shrink = 1 - lr * model.decay
+            for c in range(k):
+                for j in range(d):
+                    P[c, j] *= shrink
+        apply_update(update_, P_flat, G_flat, step, lr)
+    return general
+
+
+def _rows_body(data, order, lo, hi, model, update_, rate, batch_size, step, step_stride):
     """Batches of one row (SGD) over ``order[lo:hi]``: what :func:`_batches_body` does with a batch
     size of 1, as one flat loop per row: the scores, ``dl/dz``, then each parameter's gradient and
     update in the same pass. Returns ``(loss sum, step)``.
 
     The general batch loop zeroes, fills, finishes and applies a gradient buffer per batch; for one
     row those passes and the inlined helpers' reference counting cost more than the row itself.
-    The row's losses wait in ``buf`` as in :func:`_accumulate_body`."""
+    The row's losses wait in block buffers as in :func:`_accumulate_body`. ``batch_size`` is 1:
+    the argument makes the signature every local-SGD step kernel has."""
     X, Y, sw = data
-    P, loss, fit_intercept, alpha, decay = model.P, model.loss, model.fit_intercept, model.alpha, \
-        model.decay
+    P, loss = model.P, model.loss
     k, d1 = P.shape
     d = d1 - 1
-    blocks = _blocks(buf, 0)
+    blocks = _blocks(_scratch(1, P)[1], 0)
     Zr, Yr, Dr, Zp, Yp, Wp = blocks.Z, blocks.Y, blocks.D, blocks.Zp, blocks.Yp, blocks.Wp
-    epsilon = P.dtype.type(loss.epsilon)
-    after = model.l1 > 0 or model.average > 0  # tested once: see _batches_body
     G_row = np.empty_like(P)  # the other optimizers' gradient of one row
-    P_flat, G_flat = P.reshape(-1), G_row.reshape(-1)
-    one = P.dtype.type(1)
-    zero = P.dtype.type(0)
+    row_scratch = (G_row, P.reshape(-1), G_row.reshape(-1))
     total = 0.0
     # np.int64, not 0: typed Literal[int](0) at first, it would have numba compile the loss flush
     # twice, for Literal[int](0) and int64 (3 s more of a cold first fit)
@@ -520,11 +560,7 @@ def _rows_body(data, order, lo, hi, model, update_, rate, step, step_stride, buf
         for c in range(k):
             Zr[c] = row_dot(X, row, P, c) + P[c, d]
             Yr[c] = Y[row, c]
-        if loss.code == SOFTMAX_LOG_LOSS:
-            _loss_derivative(loss, Zr, Yr, Dr, 0, k, k)
-        else:
-            for c in range(k):
-                Dr[c] = _derivative(loss.code, epsilon, Zr[c], Yr[c], one)
+        loss_derivatives(loss, Zr, Yr, Dr, 0, k, k)
         if pending == Zp.size:
             total += _flush_losses(loss, blocks, pending, k)
             pending = 0
@@ -535,58 +571,31 @@ def _rows_body(data, order, lo, hi, model, update_, rate, step, step_stride, buf
         pending += k
         step += step_stride
         lr = _step_rate(rate.schedule, rate.lr, step, rate.hyper)
-        shrink = 1 - lr * decay
-        if update_.opt == SGD:
-            # p -= lr (g x + alpha p) after the decay p *= shrink, in one multiply-add per weight
-            # and with no Adam corrections (two powers a row): this is the loop SGD waits on
-            keep = shrink - lr * alpha
-            for c in range(k):
-                g = lr * w * Dr[c]
-                row_scaled_axpy(X, row, keep, g, P, c)
-                if fit_intercept:
-                    P[c, d] -= g
-            if after:
-                _after_update(model, step, lr, False, X, order, i, i + 1)
-            continue
         for c in range(k):
-            g = w * Dr[c]
-            for j in range(d):
-                G_row[c, j] = alpha * P[c, j]
-            row_axpy(X, row, g, G_row, c)
-            G_row[c, d] = g if fit_intercept else zero
-        if decay != 0:
-            for c in range(k):
-                for j in range(d):
-                    P[c, j] *= shrink
-        _update(update_.opt, P_flat, G_flat, update_.S, step, lr, update_.hyper)
-        if after:
-            _after_update(model, step, lr, False, X, order, i, i + 1)
+            Dr[c] *= w
+        row_step(update_, model, X, row, Dr, lr, step, row_scratch)
+        _penalise(model, step, lr, False, X, order, i, i + 1)
     return total + _flush_losses(loss, blocks, pending, k), step
 
 
-_run_rows = jit(_rows_body)
-
-
-def _scaled_sgd_body(data, order, lo, hi, model, rate, batch_size, step, step_stride, buf):
+def _scaled_sgd_body(data, order, lo, hi, model, update_, rate, batch_size, step, step_stride):
     """Plain SGD over the batches of ``order[lo:hi]`` for rows that touch few columns (CSR, see
     ``data.lazy_shrink``): the weights are ``scale * P[:, :d]``, so that the shrink of every step,
     ``1 - lr (alpha + decay)``, multiplies one number instead of ``d`` weights, and a batch costs
     O(its stored values) (scikit-learn's ``WeightVector``). The steps of :func:`_batches_body`
     with the SGD update, up to rounding: the batch's scores at the current weights, then each
     row's ``lr / rows * sw * dl/dz * x`` subtracted. The scale is folded back into ``P`` once it
-    falls below ``FOLD_SCALE`` and at the end. The rows' losses wait in ``buf`` as in
-    :func:`_accumulate_body`. Returns ``(loss sum, step)``."""
+    falls below ``FOLD_SCALE`` and at the end. The rows' losses wait in block buffers as in
+    :func:`_accumulate_body`. ``update_`` is plain SGD's. Returns ``(loss sum, step)``."""
     X, Y, sw = data
     P, loss, fit_intercept, alpha, decay = model.P, model.loss, model.fit_intercept, model.alpha, \
         model.decay
     k, d1 = P.shape
     d = d1 - 1
-    blocks = _blocks(buf, 0)
+    blocks = _blocks(_scratch(1, P)[1], 0)
     Zp, Yp, Wp, Dp = blocks.Zp, blocks.Yp, blocks.Wp, blocks.D
-    epsilon = P.dtype.type(loss.epsilon)
     l1, u, Q = model.l1, model.u, model.Q
     D = np.empty(max(1, min(batch_size, hi - lo)) * k, dtype=P.dtype)  # the batch's dl/dz
-    one = P.dtype.type(1)
     scale = 1.0
     total = 0.0
     pending = np.int64(0)  # not 0: see _rows_body
@@ -604,19 +613,15 @@ def _scaled_sgd_body(data, order, lo, hi, model, rate, batch_size, step, step_st
             if k == 1:  # the same as below, without the loops and index arithmetic over outputs
                 z = scale * row_dot(X, row, P, 0) + P[0, d]
                 Wp[pending], Zp[pending], Yp[pending] = sw[row], z, Y[row, 0]
-                D[i] = _derivative(loss.code, epsilon, z, Y[row, 0], one)
+                loss_derivatives(loss, Zp, Yp, Dp, pending, pending + 1, 1)
+                D[i] = Dp[pending]
                 pending += 1
                 continue
             Wp[pending // k] = sw[row]
             _scaled_scores(X, row, P, scale, Y, Zp, Yp, pending)
-            if loss.code == SOFTMAX_LOG_LOSS:
-                _loss_derivative(loss, Zp, Yp, Dp, pending, pending + k, k)
-                for c in range(k):
-                    D[i * k + c] = Dp[pending + c]
-            else:
-                for c in range(k):
-                    D[i * k + c] = _derivative(loss.code, epsilon, Zp[pending + c],
-                                               Yp[pending + c], one)
+            loss_derivatives(loss, Zp, Yp, Dp, pending, pending + k, k)
+            for c in range(k):
+                D[i * k + c] = Dp[pending + c]
             pending += k
         step += step_stride
         lr = _step_rate(rate.schedule, rate.lr, step, rate.hyper)
@@ -648,9 +653,6 @@ def _scaled_sgd_body(data, order, lo, hi, model, rate, batch_size, step, step_st
     return total + _flush_losses(loss, blocks, pending, k), step
 
 
-_run_scaled_sgd = jit(_scaled_sgd_body)
-
-
 @jit
 def _scaled_scores(X, row, P, scale, Y, Z, Y_out, at):
     """``Z[at + c]`` = the score of output ``c`` of ``X[row]`` with weights ``scale * P``, and its
@@ -670,110 +672,146 @@ def _fold_scale(P, scale):
             P[c, j] *= scale
 
 
-@jit
-def _scaled_sgd_applies(X, opt, batch_size, model):
-    """Whether an epoch runs :func:`_scaled_sgd_body`: plain SGD on rows that touch few columns,
-    in batches small enough that O(d) per batch would dominate, without averaging (whose running
-    mean costs O(d) an update anyway). Larger batches (which the parallel backend splits across
-    threads) sum their gradient in a dense buffer, which then costs less than the running scale's
-    per-row work (full batch on 200,000 x 2**18 CSR: 55 ms against 78)."""
-    return (lazy_shrink(X) and opt == SGD and batch_size < 2 * MIN_ROWS_PER_THREAD
+def scaled_sgd_applies(X, update_, batch_size, model):
+    """Whether an epoch runs :func:`_scaled_sgd_body`: plain SGD on rows that touch few columns
+    (``X`` as the kernels take it), in batches small enough that O(d) per batch would dominate,
+    without averaging (whose running mean costs O(d) an update anyway). Larger batches (which the
+    parallel backend splits across threads) sum their gradient in a dense buffer, which then
+    costs less than the running scale's per-row work (full batch on 200,000 x 2**18 CSR: 55 ms
+    against 78)."""
+    return (isinstance(X, CSR) and update_.opt == SGD and batch_size < 2 * MIN_ROWS_PER_THREAD
             and model.average == 0 and (model.l1 == 0 or batch_size < PROX_L1_MIN_ROWS))
 
 
-def _batches_body(data, order, lo, hi, model, update_, rate, batch_size, step, step_stride, G,
-                  buf):
-    """The batches of ``order[lo:hi]`` in turn: gradient, step, update. Returns ``(loss sum, step)``.
-
-    ``step`` grows by ``step_stride`` per batch. ``G`` and ``buf`` come from :func:`scratch`, one
-    part per thread: a batch of at least ``MIN_ROWS_PER_THREAD`` rows a part is split into
-    contiguous parts, each with its own gradient buffer, added up in part order afterwards (so the
-    result depends on the thread count, not on timing). Compiled twice: ``_run_batches``, where
-    ``prange`` is ``range`` and there is one part, and ``_run_batches_parallel``. (The serial build
-    must not call a ``parallel=True`` function: numba can then crash loading it from its cache.)
-    """
-    X, Y, sw = data
-    if _scaled_sgd_applies(X, update_.opt, batch_size, model):
-        return _run_scaled_sgd(data, order, lo, hi, model, rate, batch_size, step, step_stride,
-                               buf)
-    if batch_size == 1:
-        return _run_rows(data, order, lo, hi, model, update_, rate, step, step_stride, buf)
-    P, loss, fit_intercept, alpha, decay = model.P, model.loss, model.fit_intercept, model.alpha, \
-        model.decay
+@jit_inline
+def _descend(model, update_, rate, G, flat, n_rows, step):
+    """The step from the summed gradient ``G`` of ``n_rows`` rows: the mean plus the L2 term,
+    the learning rate of update number ``step``, the decoupled decay and the optimizer's update.
+    ``flat`` is ``(P.reshape(-1), G.reshape(-1))``, made once by the caller: a view made at each
+    batch costs atomic reference counting. Returns the learning rate."""
+    P, decay = model.P, model.decay
     k, d1 = P.shape
+    _finish_gradient(G, P, n_rows, model.alpha, model.fit_intercept)
+    lr = _step_rate(rate.schedule, rate.lr, step, rate.hyper)
+    if decay != 0:
+        shrink = 1 - lr * decay
+        for c in range(k):
+            for j in range(d1 - 1):
+                P[c, j] *= shrink
+    apply_update(update_, flat[0], flat[1], step, lr)
+    return lr
+
+
+def _batches_body(data, order, lo, hi, model, update_, rate, batch_size, step, step_stride):
+    """The mini-batches of ``order[lo:hi]`` in turn on one thread: gradient, step, update. Returns
+    ``(loss sum, step)``; ``step`` grows by ``step_stride`` per batch."""
+    X, Y, sw = data
+    P, loss = model.P, model.loss
+    k = P.shape[0]
+    G, buf = _scratch(1, P)
     # views made once: inside the batch loop each would cost atomic reference counting
     G0 = G[0]
+    flat = (P.reshape(-1), G0.reshape(-1))
     blocks = _blocks(buf, 0)
-    P_flat = P.reshape(-1)
-    G_flat = G0.reshape(-1)
-    # tested once: the update's L1 and average, even untaken, cost 20% of an SGD row's time in
-    # the loop (their arrays' reference counts; measured on 10,000 x 32)
-    after = model.l1 > 0 or model.average > 0
     total = 0.0
     pending = np.int64(0)  # not 0: see _rows_body
     for b_lo in range(lo, hi, batch_size):
         b_hi = min(hi, b_lo + batch_size)
         nb = b_hi - b_lo
-        parts = min(G.shape[0], nb // MIN_ROWS_PER_THREAD)
-        # a batch of every row: the order only changes rounding, so the rows go in storage order
-        whole = nb == Y.shape[0] and storage_order_rows(X)
-        if parts > 1:
-            total += _flush_losses(loss, blocks, pending, k)  # part 0 reuses the buffers
-            pending = 0
-            partial = np.empty(parts)
-            X_parts = input_parts(X)
-            # prange cannot take a tuple of mixed types (numba's parfor lowering fails on the
-            # Rule): rebuilt in the loop
-            loss_code, loss_epsilon = loss.code, loss.epsilon
-            for t in prange(parts):
-                thread_data = Data(input_from_parts(X_parts), Y, sw)
-                thread_loss = Rule(loss_code, loss_epsilon)
-                # accumulated in the thread's own allocation, copied out once: neighbouring parts
-                # of G share a cache line, which would bounce between the cores at every row
-                G_part = np.empty((k, d1), dtype=G.dtype)
-                part_blocks = _blocks(buf, t)
-                part_lo, part_hi = b_lo + t * nb // parts, b_lo + (t + 1) * nb // parts
-                if whole:
-                    partial[t] = _whole_rows(thread_data, part_lo, part_hi, P, thread_loss, G_part,
-                                             part_blocks)
-                else:
-                    part_loss, part_pending = _accumulate_call(thread_data, order, part_lo,
-                                                               part_hi, P, thread_loss, G_part,
-                                                               part_blocks, 0)
-                    partial[t] = part_loss + _flush_losses(thread_loss, part_blocks, part_pending, k)
-                for c in range(k):
-                    for j in range(d1):
-                        G[t, c, j] = G_part[c, j]
-            # explicit loops: in a parallel function an array expression is a parallel region
-            for t in range(parts):
-                total += partial[t]
-                if t > 0:
-                    for c in range(k):
-                        for j in range(d1):
-                            G0[c, j] += G[t, c, j]
-        elif whole:
-            total += _whole_rows(data, 0, nb, P, loss, G0, blocks)
-        else:
-            batch_loss, pending = _accumulate(data, order, b_lo, b_hi, P, loss, G0, blocks,
-                                              pending)
-            total += batch_loss
-        _finish_gradient(G0, P, nb, alpha, fit_intercept)
+        batch_loss, pending = _accumulate(data, order, b_lo, b_hi, P, loss, G0, blocks, pending)
+        total += batch_loss
         step += step_stride
-        lr = _step_rate(rate.schedule, rate.lr, step, rate.hyper)
-        if decay != 0:
-            shrink = 1 - lr * decay
-            for c in range(k):
-                for j in range(d1 - 1):
-                    P[c, j] *= shrink
-        _update(update_.opt, P_flat, G_flat, update_.S, step, lr, update_.hyper)
-        if after:
-            _after_update(model, step, lr, nb >= PROX_L1_MIN_ROWS or nb == Y.shape[0], X, order,
-                          b_lo, b_hi)
+        lr = _descend(model, update_, rate, G0, flat, nb, step)
+        _penalise(model, step, lr, nb >= PROX_L1_MIN_ROWS or nb == Y.shape[0], X, order, b_lo,
+                  b_hi)
     return total + _flush_losses(loss, blocks, pending, k), step
 
 
-_run_batches = jit(renamed(_batches_body, "_run_batches"))
-_run_batches_parallel = jit_parallel(_batches_body, "_run_batches_parallel")
+@jit
+def _ordered_part(data, order, lo, hi, P, loss, G, blocks):
+    """Set ``G`` to the weighted gradient sum of rows ``order[lo:hi]``; return their loss sum."""
+    total, pending = _accumulate_call(data, order, lo, hi, P, loss, G, blocks, np.int64(0))
+    return total + _flush_losses(loss, blocks, pending, P.shape[0])
+
+
+@jit
+def _storage_order_part(data, order, lo, hi, P, loss, G, blocks):
+    """:func:`_ordered_part` for a batch of every row of dense ``data``: the rows ``lo:hi`` in
+    storage order (the order only changes rounding), through the full-batch kernel."""
+    X, Y, sw = data
+    return _storage_order(Data(X[lo:hi], Y[lo:hi], sw[lo:hi]), P, loss, G, blocks.Z, blocks.D,
+                          blocks.L)
+
+
+@jit
+def _loss_gradient(data, order, lo, hi, P, loss, G, buf):
+    """Set ``G[0]`` to the weighted gradient sum of rows ``order[lo:hi]``; return their loss sum
+    (the compiled twin of :func:`loss_gradient`; ``G``, ``buf`` from :func:`scratch`)."""
+    return _ordered_part(data, order, lo, hi, P, loss, G[0], _blocks(buf, 0))
+
+
+def _whole_batch_body(data, order, lo, hi, model, update_, rate, batch_size, step, step_stride):
+    """One full batch of every row of ``data`` on one thread, in storage order (dense rows, see
+    ``data.storage_order_rows``): the epoch of full-batch gradient descent."""
+    P = model.P
+    G, buf = _scratch(1, P)
+    blocks = _blocks(buf, 0)
+    total = _storage_order(data, P, model.loss, G[0], blocks.Z, blocks.D, blocks.L)
+    step += step_stride
+    lr = _descend(model, update_, rate, G[0], (P.reshape(-1), G[0].reshape(-1)), order.size,
+                  step)
+    _penalise(model, step, lr, True, data.X, order, 0, order.size)
+    return total, step
+
+
+def _split_body(data, order, model, loss, update_, rate, batch_size, step, n_threads):
+    """The batches of ``order`` in turn, each split into contiguous parts, one a thread, of at
+    least ``MIN_ROWS_PER_THREAD`` rows: each part's gradient in its own buffer, added up in part
+    order afterwards (so the result depends on the thread count, not on timing). A part's rows go
+    through ``_part``, which each build binds (:func:`_ordered_part`, or
+    :func:`_storage_order_part` for a full batch of dense rows). Returns ``(loss sum, step)``.
+
+    ``loss`` is ``model.loss``, passed apart: numba's parfor lowering takes a tuple into a
+    ``prange`` loop only as an argument of the function (one unpacked from another tuple, such as
+    the model, fails to lower)."""
+    X, Y, sw = data
+    P = model.P
+    k, d1 = P.shape
+    n = order.size
+    n_parts = max(1, min(n_threads, min(batch_size, n) // MIN_ROWS_PER_THREAD))
+    G, buf = _scratch(n_parts, P)
+    G0 = G[0]
+    flat = (P.reshape(-1), G0.reshape(-1))
+    X_parts = input_parts(X)
+    total = 0.0
+    for b_lo in range(0, n, batch_size):
+        b_hi = min(n, b_lo + batch_size)
+        nb = b_hi - b_lo
+        parts = max(1, min(n_parts, nb // MIN_ROWS_PER_THREAD))
+        partial = np.empty(parts)
+        for t in prange(parts):
+            thread_data = Data(input_from_parts(X_parts), Y, sw)
+            # accumulated in the thread's own allocation, copied out once: neighbouring parts
+            # of G share a cache line, which would bounce between the cores at every row
+            G_part = np.empty((k, d1), dtype=G.dtype)
+            part_lo, part_hi = b_lo + t * nb // parts, b_lo + (t + 1) * nb // parts
+            partial[t] = _part(thread_data, order, part_lo, part_hi, P, loss, G_part,
+                               _blocks(buf, t))
+            for c in range(k):
+                for j in range(d1):
+                    G[t, c, j] = G_part[c, j]
+        # explicit loops: in a parallel function an array expression is a parallel region
+        for t in range(parts):
+            total += partial[t]
+            if t > 0:
+                for c in range(k):
+                    for j in range(d1):
+                        G0[c, j] += G[t, c, j]
+        step += 1
+        lr = _descend(model, update_, rate, G0, flat, nb, step)
+        _penalise(model, step, lr, nb >= PROX_L1_MIN_ROWS or nb == Y.shape[0], X, order, b_lo,
+                  b_hi)
+    return total, step
 
 
 def scratch(n_parts, P):
@@ -784,28 +822,48 @@ def scratch(n_parts, P):
 
 
 _scratch = jit_inline(scratch)
+_run_scaled_sgd = jit(_scaled_sgd_body)
 
 
-def _compiled_epoch(batches, threaded):
+def epoch_kernel(data, model, update_, batch_size, n, threaded):
+    """The one compiled kernel that runs an epoch of ``n`` rows of ``data`` (``X`` as the kernels
+    take it) in batches of ``batch_size``, chosen here so that a fit compiles its own path only:
+    ``(kernel, split)``, with ``split`` whether it is a parallel kernel of the epoch's signature
+    (else it takes the step kernels' ``(data, order, lo, hi, model, update_, rate, batch_size,
+    step, step_stride)``)."""
+    batch = min(batch_size, n)
+    whole = batch == data.Y.shape[0] and storage_order_rows(data.X)
+    if scaled_sgd_applies(data.X, update_, batch_size, model):
+        return _run_scaled_sgd, False
+    # a model with an L1 penalty or averaging runs the build that applies them
+    build = int(model.l1 > 0 or model.average > 0)
+    if batch == 1:
+        return _ROWS[build], False
+    if threaded and batch >= 2 * MIN_ROWS_PER_THREAD:
+        return (_WHOLE_BATCH_PARALLEL if whole else _BATCHES_PARALLEL)[build], True
+    return (_WHOLE_BATCH if whole else _BATCHES)[build], False
+
+
+def _compiled_epoch(threaded):
     """The compiled twin of :func:`run_epoch` with the same signature: the whole epoch runs in one
-    call of ``batches``; with ``threaded``, large batches are split across ``n_threads``."""
+    call of the kernel that :func:`epoch_kernel` picks; with ``threaded``, large batches are split
+    across ``n_threads``."""
 
     def run_epoch(data, order, model, update_, rate, batch_size, step, n_threads):
         data = kernel_data(data)
         n = len(order)
-        n_parts = max(1, min(n_threads, n // MIN_ROWS_PER_THREAD)) if threaded else 1
-        G, buf = scratch(n_parts, model.P)
-        if _scaled_sgd_applies(data.X, update_.opt, batch_size, model):
-            return _run_scaled_sgd(data, order, 0, n, model, rate, batch_size, step, 1, buf)
-        if batch_size == 1:  # as batches would, but an SGD fit then compiles only the row kernel
-            return _run_rows(data, order, 0, n, model, update_, rate, step, 1, buf)
-        return batches(data, order, 0, n, model, update_, rate, batch_size, step, 1, G, buf)
+        kernel, split = epoch_kernel(data, model, update_, batch_size, n,
+                                     threaded and n_threads > 1)
+        if split:
+            return kernel(data, order, model, model.loss, update_, rate, batch_size, step,
+                          n_threads)
+        return kernel(data, order, 0, n, model, update_, rate, batch_size, step, 1)
 
-    return optim.checked(run_epoch)
+    return run_epoch
 
 
-_run_epoch = _compiled_epoch(_run_batches, threaded=False)
-_run_epoch_parallel = _compiled_epoch(_run_batches_parallel, threaded=True)
+_run_epoch = _compiled_epoch(threaded=False)
+_run_epoch_parallel = _compiled_epoch(threaded=True)
 
 
 @jit
@@ -817,7 +875,7 @@ def _part_gradient(part, P, loss, G):
     blocks = _blocks(buf, 0)
     if storage_order_rows(part.X) and n > 0:
         return _whole_rows(part, 0, n, P, loss, G, blocks)
-    total, pending = _accumulate_call(part, np.arange(n), 0, n, P, loss, G, blocks, 0)
+    total, pending = _accumulate_call(part, np.arange(n), 0, n, P, loss, G, blocks, np.int64(0))
     return total + _flush_losses(loss, blocks, pending, P.shape[0])
 
 
@@ -826,8 +884,7 @@ def _full_batch_step(G, partial, model, update_, rate, step, n_rows):
     """The step of a full batch from its parts' sums (:func:`_parts_gradient`): the losses and
     gradients added in part order, then the mean, the L2 term, the decay and the optimizer's
     update, as in :func:`_batches_body`. Returns ``(loss sum, step)``."""
-    P, fit_intercept, alpha, decay = model.P, model.fit_intercept, model.alpha, model.decay
-    k, d1 = P.shape
+    k, d1 = model.P.shape
     total = 0.0
     for t in range(partial.size):
         total += partial[t]
@@ -836,15 +893,8 @@ def _full_batch_step(G, partial, model, update_, rate, step, n_rows):
         for c in range(k):
             for j in range(d1):
                 G0[c, j] += G[t, c, j]
-    _finish_gradient(G0, P, n_rows, alpha, fit_intercept)
     step += 1
-    lr = _step_rate(rate.schedule, rate.lr, step, rate.hyper)
-    if decay != 0:
-        shrink = 1 - lr * decay
-        for c in range(k):
-            for j in range(d1 - 1):
-                P[c, j] *= shrink
-    _update(update_.opt, P.reshape(-1), G0.reshape(-1), update_.S, step, lr, update_.hyper)
+    lr = _descend(model, update_, rate, G0, (model.P.reshape(-1), G0.reshape(-1)), n_rows, step)
     if model.average > 0 and step >= model.average:
         _average_update(model, step)
     if model.l1 > 0:
@@ -870,12 +920,11 @@ def parts_gradient(parts, model, n_threads=1):
 
 
 def full_batch_step(partial, G, model, update_, rate, step, n_rows):
-    """:func:`_full_batch_step` behind the check of its codes."""
-    optim.check_code(update_.opt)
+    """:func:`_full_batch_step` with the arguments in the order of the parts' sums."""
     return _full_batch_step(G, partial, model, update_, rate, step, n_rows)
 
 
-def _local_sgd_body(data, order, model, update_, rate, batch_size, step, n_threads):
+def _local_sgd_body(data, order, model, loss, update_, rate, batch_size, step, n_threads):
     """Local SGD (parameter averaging): each thread trains its own copy of ``P`` and ``S`` on its
     contiguous part of ``order``, and every ``LOCAL_SGD_SYNC_ROWS`` rows per thread the copies are
     averaged.
@@ -885,7 +934,9 @@ def _local_sgd_body(data, order, model, update_, rate, batch_size, step, n_threa
     optimum an epoch gets as low a loss as a serial one, in about half the time on two cores; far
     from it, an epoch makes the progress of ``n / n_threads`` serial steps (summing the threads'
     changes instead overshoots once a round is long enough to converge). One thread is exactly the
-    serial epoch.
+    serial epoch. A thread's rows go through ``_local_step``, the step kernel that each build binds
+    (:func:`_local_sgd_epoch` picks one). ``loss`` is ``model.loss``, apart as
+    :func:`_split_body` says.
     """
     P, S = model.P, update_.S
     n = order.shape[0]
@@ -904,8 +955,7 @@ def _local_sgd_body(data, order, model, update_, rate, batch_size, step, n_threa
     most_rows = -(-n // n_threads)  # the rows of the largest part
     n_rounds = -(-most_rows // sync)
     X_parts, Y, sw = input_parts(data.X), data.Y, data.sw
-    # prange cannot take the Rule, a tuple of mixed types, nor so the model: rebuilt in the loop
-    loss_code, loss_epsilon = model.loss.code, model.loss.epsilon
+    # prange cannot take the model, a tuple of mixed types: rebuilt in the loop
     fit_intercept, alpha, decay, u, Q, A = (model.fit_intercept, model.alpha, model.decay,
                                             model.u, model.Q, model.A)
     for r in range(n_rounds):
@@ -916,14 +966,12 @@ def _local_sgd_body(data, order, model, update_, rate, batch_size, step, n_threa
             P_t = P.copy()
             S_t = S.copy()
             if lo < hi:
-                G_t, buf_t = _scratch(1, P)
-                part_loss, _ = _run_batches(
+                part_loss, _ = _local_step(
                     thread_data, order, lo, hi,
                     # the estimators refuse L1 and averaging with this backend
-                    Linear(P_t, Rule(loss_code, loss_epsilon), fit_intercept, alpha, decay, 0.0,
-                           u, Q, A, 0),
-                    Update(update_.opt, S_t, update_.hyper), rate, batch_size,
-                    step + r * (sync // batch_size) * n_threads + t, n_threads, G_t, buf_t)
+                    Linear(P_t, loss, fit_intercept, alpha, decay, 0.0, u, Q, A, 0),
+                    with_state(update_, S_t), rate, batch_size,
+                    step + r * (sync // batch_size) * n_threads + t, n_threads)
                 totals[t] += part_loss
             P_t_flat, S_t_flat = P_t.reshape(-1), S_t.reshape(-1)
             for j in range(P_flat.size):
@@ -955,15 +1003,16 @@ def _average_rows(local, active, out):
         out[j] = total / active
 
 
-_local_sgd = jit_parallel(_local_sgd_body, "_local_sgd_epoch")
+def _local_sgd_epoch(data, order, model, update_, rate, batch_size, step, n_threads):
+    data = kernel_data(data)
+    if scaled_sgd_applies(data.X, update_, batch_size, model):
+        kernel = _local_sgd_scaled
+    else:
+        kernel = _local_sgd_rows if batch_size == 1 else _local_sgd_batches
+    return kernel(data, order, model, model.loss, update_, rate, batch_size, step, n_threads)
 
 
-def _local_sgd_epoch_body(data, order, model, update_, rate, batch_size, step, n_threads):
-    return _local_sgd(kernel_data(data), order, model, update_, rate, batch_size, step, n_threads)
-
-
-_local_sgd_epoch_body.__doc__ = _local_sgd_body.__doc__
-_local_sgd_epoch = optim.checked(_local_sgd_epoch_body)
+_local_sgd_epoch.__doc__ = _local_sgd_body.__doc__
 
 
 def _forward_body(X, P, link, out, n_threads):
@@ -1000,7 +1049,34 @@ def reference_forward(X, model, link, n_threads):
 def compiled_forward(kernel):
     """The backends' forward function around the compiled ``kernel``."""
     def run_forward(X, model, link, n_threads):
+        check_link(link)
         out = np.empty((X.shape[0], model.P.shape[0]), dtype=model.P.dtype)
         kernel(kernel_input(X), model.P, link, out, n_threads)
         return out
     return run_forward
+
+
+# --- the builds of the bodies that call a function chosen per build (see config.specialised) ----
+
+def _builds(body, name, parallel=False, **bindings):
+    """``(plain, penalised)``: ``body`` compiled with ``_penalise`` a no-op and with the L1
+    penalty and averaging (:func:`_after_update`), named ``name`` and ``name + "_penalised"``."""
+    compile_ = (lambda fn, name: jit_parallel(fn, name)) if parallel else (lambda fn, name: jit(fn))
+    return tuple(compile_(specialised(body, build_name, _penalise=penalise, **bindings),
+                          build_name)
+                 for build_name, penalise in ((name, _unpenalised),
+                                              (name + "_penalised", _after_update)))
+
+
+_ROWS = _builds(_rows_body, "_run_rows")
+_BATCHES = _builds(_batches_body, "_run_batches")
+_WHOLE_BATCH = _builds(_whole_batch_body, "_run_whole_batch")
+_BATCHES_PARALLEL = _builds(_split_body, "_run_batches_parallel", True, _part=_ordered_part)
+_WHOLE_BATCH_PARALLEL = _builds(_split_body, "_run_whole_batch_parallel", True,
+                                _part=_storage_order_part)
+_run_rows, _run_batches, _run_batches_parallel = _ROWS[0], _BATCHES[0], _BATCHES_PARALLEL[0]
+# the estimators refuse L1 and averaging with local SGD: its steps are the plain builds
+_local_sgd_rows, _local_sgd_scaled, _local_sgd_batches = (
+    jit_parallel(specialised(_local_sgd_body, name, _local_step=step), name)
+    for name, step in (("_local_sgd_rows", _run_rows), ("_local_sgd_scaled", _run_scaled_sgd),
+                       ("_local_sgd_batches", _run_batches)))

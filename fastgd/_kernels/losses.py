@@ -51,7 +51,9 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from ..config import jit, jit_inline, renamed
+from numba.extending import overload
+
+from ..config import jit, jit_inline
 from .vecmath import exp_nonpositive, log1p_unit
 
 IDENTITY, SIGMOID, SOFTMAX = range(3)
@@ -71,8 +73,16 @@ def softmax(z):
     return e / e.sum(axis=1, keepdims=True)
 
 
+def check_link(link):
+    """Raise for a link outside IDENTITY, SIGMOID, SOFTMAX, before a compiled kernel sees it."""
+    if link not in (IDENTITY, SIGMOID, SOFTMAX):
+        raise ValueError(f"unknown link {link}: the links are IDENTITY, SIGMOID and SOFTMAX of "
+                         "fastgd._kernels.losses")
+
+
 def apply_link(link, Z):
     """Return the link applied to scores ``Z`` of shape (m, k)."""
+    check_link(link)
     if link == SIGMOID:
         return sigmoid(Z)
     if link == SOFTMAX:
@@ -150,93 +160,10 @@ def squared_epsilon_insensitive_terms(Z, Y, epsilon):
     return excess * excess, 2 * np.sign(r) * excess
 
 
-class Loss(NamedTuple):
-    """One loss: what the estimators, the gradient check, the tests and the kernels know of it."""
-
-    name: str
-    #: NumPy reference ``(Z, Y, epsilon) -> (L, D)`` on (m, k) scores and targets.
-    reference: Callable
-    #: Whether the loss is one of each element (else of each row, as softmax).
-    elementwise: bool
-    #: "regressor" or "classifier": the estimator that takes it (a classifier takes the regression
-    #: losses too, on targets -1 and 1).
-    task: str
-    #: Bound on ``d2l/dz2`` for the "auto" step (hinge is not smooth; 1 treats it like a smooth
-    #: loss of the same scale).
-    curvature: float
-    #: The link of ``predict_proba`` (SIGMOID, SOFTMAX), or None where the scores are no
-    #: probabilities.
-    proba_link: object
-    #: The name of the loss trained for more than two classes (a classifier's one output per class).
-    multiclass: str
-
-
-LOSSES = (
-    Loss("squared_error", squared_error_terms, True, "regressor", 2.0, None,
-         "squared_error"),
-    Loss("log_loss", log_loss_terms, True, "classifier", 0.25, SIGMOID, "softmax_log_loss"),
-    Loss("softmax_log_loss", softmax_log_loss_terms, False, "classifier", 0.5, SOFTMAX,
-         "softmax_log_loss"),
-    Loss("hinge", hinge_terms, True, "classifier", 1.0, None, "hinge"),
-    Loss("sigmoid_squared", sigmoid_squared_terms, True, "classifier", 0.5, SIGMOID,
-         "sigmoid_squared"),
-    Loss("perceptron", perceptron_terms, True, "classifier", 1.0, None, "perceptron"),
-    Loss("squared_hinge", squared_hinge_terms, True, "classifier", 2.0, None, "squared_hinge"),
-    Loss("modified_huber", modified_huber_terms, True, "classifier", 2.0, None, "modified_huber"),
-    Loss("huber", huber_terms, True, "regressor", 1.0, None, "huber"),
-    Loss("epsilon_insensitive", epsilon_insensitive_terms, True, "regressor", 1.0, None,
-         "epsilon_insensitive"),
-    Loss("squared_epsilon_insensitive", squared_epsilon_insensitive_terms, True, "regressor", 2.0,
-         None, "squared_epsilon_insensitive"),
-)
-CODES = {loss.name: code for code, loss in enumerate(LOSSES)}
-(SQUARED_ERROR, LOG_LOSS, SOFTMAX_LOG_LOSS, HINGE, SIGMOID_SQUARED, PERCEPTRON, SQUARED_HINGE,
- MODIFIED_HUBER, HUBER, EPSILON_INSENSITIVE, SQUARED_EPSILON_INSENSITIVE) = range(len(LOSSES))
-#: The losses a user names: softmax is what log_loss becomes for more than two classes.
-PUBLIC = {"regressor": tuple(loss.name for loss in LOSSES if loss.task == "regressor"),
-          "classifier": tuple(loss.name for loss in LOSSES if loss.elementwise)}
-
-
-class Rule(NamedTuple):
-    """A loss as the compiled kernels take it: its code (its index in :data:`LOSSES`) and the
-    ``epsilon`` of huber and the epsilon-insensitive losses (unused by the others)."""
-
-    code: int
-    epsilon: float = 0.0
-
-
-def rule(name, n_outputs=1, epsilon=0.0):
-    """The :class:`Rule` of the loss ``name`` trained with ``n_outputs`` scores per row."""
-    code = CODES[LOSSES[CODES[name]].multiclass if n_outputs > 1 else name]
-    return Rule(code, float(epsilon))
-
-
-def on_signs(name):
-    """Whether a classifier trains the loss ``name`` on targets -1 and 1 (a regression loss)."""
-    return LOSSES[CODES[name]].task == "regressor"
-
-
-def loss_terms(loss, Z, Y):
-    """Return ``(L, D)``: per-element loss and its derivative, for scores and targets of shape
-    (m, k); ``loss`` a :class:`Rule`."""
-    check_code(loss.code)
-    return LOSSES[loss.code].reference(Z, Y, Z.dtype.type(loss.epsilon))
-
-
-# --- compiled kernels -------------------------------------------------------------------------
-# Each loss's compiled terms are branches of _derivative and _loss_values_body, chosen by a constant
-# code in each loop: LLVM vectorises a loop compiled for one loss, and does not unswitch a loop on a
-# chain of codes (with the code a variable, the loss loops ran 3 to 8 times slower, measured).
-
-N_LOSSES = len(LOSSES)
-
-
-def check_code(loss):
-    """Raise for a code outside :data:`LOSSES`, before a compiled kernel could run on it."""
-    if not 0 <= loss < N_LOSSES:
-        raise ValueError(f"unknown loss code {loss}: the codes are 0 to {N_LOSSES - 1}, the "
-                         "indices of fastgd._kernels.losses.LOSSES")
-
+# --- compiled scalar rules ------------------------------------------------------------------
+# ``(z, y, e, one) -> value``: the loss or ``dl/dz`` of one element, with ``e`` the loss's epsilon
+# and ``one`` 1, both in the dtype of ``z``. The margin losses see ``s = 2y - 1`` (1 for the
+# positive class, -1 for the other).
 
 @jit
 def _sigmoid(z, one):
@@ -250,6 +177,296 @@ def _sigmoid_given(z, e, one):
     """The logistic function of ``z`` from ``e = exp(-|z|)``, which the log loss needs too; one
     division with selected operands keeps the loops that call it SIMD."""
     return (one if z >= 0 else e) / (one + e)
+
+
+@jit
+def _positive_part(x, zero):
+    """``max(x, 0)``, NaN for a NaN ``x`` as NumPy's ``maximum``: numba's ``max`` keeps its first
+    argument unless the second is greater, so ``max(0, nan)`` is 0, and a diverged score would
+    leave a finite loss that the driver cannot catch."""
+    return max(x, zero)
+
+
+def _squared_error_loss(z, y, e, one):
+    return (z - y) * (z - y)
+
+
+def _squared_error_derivative(z, y, e, one):
+    return (one + one) * (z - y)
+
+
+def _log_loss_loss(z, y, e, one):
+    return _positive_part(z, one - one) + log1p_unit(exp_nonpositive(-abs(z))) - y * z
+
+
+def _log_loss_derivative(z, y, e, one):
+    return _sigmoid(z, one) - y
+
+
+def _log_loss_terms(z, y, e, one):
+    """Both at once: the loss and the derivative share one ``exp(-|z|)``."""
+    ez = exp_nonpositive(-abs(z))
+    return _positive_part(z, one - one) + log1p_unit(ez) - y * z, _sigmoid_given(z, ez, one) - y
+
+
+def _hinge_loss(z, y, e, one):
+    return _positive_part(one - (y + y - one) * z, one - one)
+
+
+def _hinge_derivative(z, y, e, one):
+    s = y + y - one
+    return -s if s * z <= one else one - one
+
+
+def _sigmoid_squared_loss(z, y, e, one):
+    r = _sigmoid(z, one) - y
+    return r * r
+
+
+def _sigmoid_squared_derivative(z, y, e, one):
+    p = _sigmoid(z, one)
+    return (one + one) * (p - y) * p * (one - p)
+
+
+def _perceptron_loss(z, y, e, one):
+    return _positive_part(-(y + y - one) * z, one - one)
+
+
+def _perceptron_derivative(z, y, e, one):
+    s = y + y - one
+    return -s if s * z <= 0 else one - one
+
+
+def _squared_hinge_loss(z, y, e, one):
+    gap = _positive_part(one - (y + y - one) * z, one - one)
+    return gap * gap
+
+
+def _squared_hinge_derivative(z, y, e, one):
+    s = y + y - one
+    margin = s * z
+    return -(one + one) * s * (one - margin) if margin < one else one - one
+
+
+def _modified_huber_loss(z, y, e, one):
+    margin = (y + y - one) * z
+    if margin < -one:
+        return -(one + one + one + one) * margin
+    gap = _positive_part(one - margin, one - one)
+    return gap * gap
+
+
+def _modified_huber_derivative(z, y, e, one):
+    s = y + y - one
+    margin = s * z
+    if margin >= one:
+        return one - one
+    return -(one + one) * s * (one - margin) if margin >= -one else -(one + one + one + one) * s
+
+
+def _huber_loss(z, y, e, one):
+    r = abs(z - y)
+    return r * r / (one + one) if r <= e else e * r - e * e / (one + one)
+
+
+def _huber_derivative(z, y, e, one):
+    return min(max(z - y, -e), e)
+
+
+def _epsilon_insensitive_loss(z, y, e, one):
+    return _positive_part(abs(z - y) - e, one - one)
+
+
+def _epsilon_insensitive_derivative(z, y, e, one):
+    r = z - y
+    return one if r > e else (-one if r < -e else one - one)
+
+
+def _squared_epsilon_insensitive_loss(z, y, e, one):
+    excess = _positive_part(abs(z - y) - e, one - one)
+    return excess * excess
+
+
+def _squared_epsilon_insensitive_derivative(z, y, e, one):
+    r = z - y
+    return (one + one) * (r - e) if r > e else ((one + one) * (r + e) if r < -e else one - one)
+
+
+def _softmax_log_loss_rows():
+    """Softmax is a loss of whole rows, with no scalar rule: :func:`_softmax_terms` and
+    :func:`_softmax_derivatives` evaluate it a row at a time."""
+
+
+class Loss(NamedTuple):
+    """One loss: what the estimators, the gradient check, the tests and the kernels know of it."""
+
+    name: str
+    #: NumPy reference ``(Z, Y, epsilon) -> (L, D)`` on (m, k) scores and targets.
+    reference: Callable
+    #: Compiled scalar rules ``(z, y, e, one)``: the loss of one element and its ``dl/dz``; None
+    #: for a loss of whole rows (softmax), which the kernels evaluate a row at a time.
+    loss: Callable
+    derivative: Callable
+    #: "regressor" or "classifier": the estimator that takes it (a classifier takes the regression
+    #: losses too, on targets -1 and 1).
+    task: str
+    #: Bound on ``d2l/dz2`` for the "auto" step (hinge is not smooth; 1 treats it like a smooth
+    #: loss of the same scale).
+    curvature: float
+    #: The link of ``predict_proba`` (SIGMOID, SOFTMAX), or None where the scores are no
+    #: probabilities.
+    proba_link: object = None
+    #: The name of the loss trained for more than two classes (a classifier's one output per
+    #: class); None: the loss itself, one output per class.
+    multiclass: str = None
+    #: ``(z, y, e, one) -> (loss, dl/dz)`` where the two share work; None: the two rules.
+    terms: Callable = None
+
+    @property
+    def elementwise(self):
+        """Whether the loss is one of each element (else of each row, as softmax)."""
+        return self.derivative is not None
+
+
+LOSSES = (
+    Loss("squared_error", squared_error_terms, _squared_error_loss, _squared_error_derivative,
+         "regressor", 2.0),
+    Loss("log_loss", log_loss_terms, _log_loss_loss, _log_loss_derivative, "classifier", 0.25,
+         SIGMOID, "softmax_log_loss", _log_loss_terms),
+    Loss("softmax_log_loss", softmax_log_loss_terms, None, None, "classifier", 0.5, SOFTMAX),
+    Loss("hinge", hinge_terms, _hinge_loss, _hinge_derivative, "classifier", 1.0),
+    Loss("sigmoid_squared", sigmoid_squared_terms, _sigmoid_squared_loss,
+         _sigmoid_squared_derivative, "classifier", 0.5, SIGMOID),
+    Loss("perceptron", perceptron_terms, _perceptron_loss, _perceptron_derivative, "classifier",
+         1.0),
+    Loss("squared_hinge", squared_hinge_terms, _squared_hinge_loss, _squared_hinge_derivative,
+         "classifier", 2.0),
+    Loss("modified_huber", modified_huber_terms, _modified_huber_loss, _modified_huber_derivative,
+         "classifier", 2.0),
+    Loss("huber", huber_terms, _huber_loss, _huber_derivative, "regressor", 1.0),
+    Loss("epsilon_insensitive", epsilon_insensitive_terms, _epsilon_insensitive_loss,
+         _epsilon_insensitive_derivative, "regressor", 1.0),
+    Loss("squared_epsilon_insensitive", squared_epsilon_insensitive_terms,
+         _squared_epsilon_insensitive_loss, _squared_epsilon_insensitive_derivative, "regressor",
+         2.0),
+)
+CODES = {loss.name: code for code, loss in enumerate(LOSSES)}
+(SQUARED_ERROR, LOG_LOSS, SOFTMAX_LOG_LOSS, HINGE, SIGMOID_SQUARED, PERCEPTRON, SQUARED_HINGE,
+ MODIFIED_HUBER, HUBER, EPSILON_INSENSITIVE, SQUARED_EPSILON_INSENSITIVE) = range(len(LOSSES))
+#: The losses a user names: softmax is what log_loss becomes for more than two classes.
+PUBLIC = {"regressor": tuple(loss.name for loss in LOSSES if loss.task == "regressor"),
+          "classifier": tuple(loss.name for loss in LOSSES if loss.elementwise)}
+N_LOSSES = len(LOSSES)
+
+
+def _rule_class(code):
+    """The rule type of loss number ``code``: a named tuple of its ``epsilon`` whose class is the
+    loss, so that numba compiles a kernel for each loss it is called with, and that loss only."""
+    name = "".join(part.title() for part in LOSSES[code].name.split("_")) + "Rule"
+    cls = NamedTuple(name, [("epsilon", float)])
+    cls.__module__, cls.__qualname__ = __name__, name  # found again by pickle and numba's cache
+    cls.code = code
+    cls.__doc__ = f"The {LOSSES[code].name} loss as the kernels take it, with its epsilon."
+    return cls
+
+
+#: The rule type of each loss, by code.
+RULE_TYPES = tuple(_rule_class(code) for code in range(N_LOSSES))
+globals().update({cls.__name__: cls for cls in RULE_TYPES})
+
+
+def Rule(code, epsilon=0.0):
+    """A loss as the compiled kernels take it: an instance of its rule type (its code is
+    ``.code``), holding the ``epsilon`` of huber and the epsilon-insensitive losses (unused by the
+    others). An unknown code raises here, before any kernel sees it."""
+    if not 0 <= code < N_LOSSES:
+        raise ValueError(f"unknown loss code {code}: the codes are 0 to {N_LOSSES - 1}, the "
+                         "indices of fastgd._kernels.losses.LOSSES")
+    return RULE_TYPES[code](float(epsilon))
+
+
+def rule(name, n_outputs=1, epsilon=0.0):
+    """The rule of the loss ``name`` trained with ``n_outputs`` scores per row."""
+    loss = LOSSES[CODES[name]]
+    return Rule(CODES[loss.multiclass or name] if n_outputs > 1 else CODES[name], epsilon)
+
+
+def on_signs(name):
+    """Whether a classifier trains the loss ``name`` on targets -1 and 1 (a regression loss)."""
+    return LOSSES[CODES[name]].task == "regressor"
+
+
+def loss_terms(loss, Z, Y):
+    """Return ``(L, D)``: per-element loss and its derivative, for scores and targets of shape
+    (m, k); ``loss`` a rule (:func:`Rule`)."""
+    return LOSSES[loss.code].reference(Z, Y, Z.dtype.type(loss.epsilon))
+
+
+# --- compiled kernels -------------------------------------------------------------------------
+# The kernels reach a loss only through the functions below, each an ``overload`` on the rule's
+# type: a kernel compiled for the log loss holds the log loss's code and nothing else, and its
+# loops have no branch on the loss left, so they vectorise.
+
+def _loss_of(rule_type):
+    """The :data:`LOSSES` entry of a numba rule type (None for another type)."""
+    cls = getattr(rule_type, "instance_class", None)
+    return LOSSES[cls.code] if cls in RULE_TYPES else None
+
+
+def _elementwise(rule_type):
+    loss = _loss_of(rule_type)
+    return loss is not None and loss.elementwise
+
+
+def element_derivative(loss, z, y, one):
+    """``dl/dz`` of one element (compiled only, for a loss of each element)."""
+
+
+def element_loss(loss, z, y, one):
+    """The loss of one element (compiled only, for a loss of each element)."""
+
+
+def element_terms(loss, z, y, one):
+    """``(loss, dl/dz)`` of one element (compiled only, for a loss of each element)."""
+
+
+_compiled_rules = {}
+
+
+def _compiled(rule):
+    """The compiled form of a scalar rule, made once."""
+    if rule not in _compiled_rules:
+        _compiled_rules[rule] = jit(rule)
+    return _compiled_rules[rule]
+
+
+def _scalar_overload(rules):
+    """The typer of a scalar function whose compiled form applies ``rules(loss)``: one rule, or
+    the loss's and the derivative's to return both."""
+    def typer(loss, z, y, one):
+        if not _elementwise(loss):
+            return None
+        dtype = one  # the numba type of the scores: a cast in the compiled code
+        fns = [_compiled(rule) for rule in rules(_loss_of(loss))]
+        if len(fns) == 1:
+            fn = fns[0]
+
+            def impl(loss, z, y, one):
+                return fn(z, y, dtype(loss.epsilon), one)
+            return impl
+        value, derivative = fns
+
+        def both(loss, z, y, one):
+            e = dtype(loss.epsilon)
+            return value(z, y, e, one), derivative(z, y, e, one)
+        return both
+    return typer
+
+
+overload(element_derivative, inline="always")(_scalar_overload(lambda loss: [loss.derivative]))
+overload(element_loss, inline="always")(_scalar_overload(lambda loss: [loss.loss]))
+overload(element_terms, inline="always")(_scalar_overload(
+    lambda loss: [loss.terms] if loss.terms else [loss.loss, loss.derivative]))
 
 
 @jit_inline
@@ -267,8 +484,7 @@ def _softmax_row(Z, r0, k, E):
     return shift, total
 
 
-@jit
-def _apply_link(link, Z, size, k):
+def _apply_link_body(link, Z, size, k):
     """Apply the link in place to the first ``size`` flat row-major scores of ``Z`` (``k`` per row)."""
     one = Z.dtype.type(1)
     if link == SIGMOID:
@@ -279,186 +495,105 @@ def _apply_link(link, Z, size, k):
             _, total = _softmax_row(Z, r0, k, Z)
             for c in range(k):
                 Z[r0 + c] /= total
-    elif link != IDENTITY:
-        for t in range(size):
-            Z[t] = (one - one) / (one - one)
 
 
-@jit_inline
-def _derivative(code, epsilon, z, y, one):
-    """``dl/dz`` of one element, for every loss but softmax (whose derivative needs the whole row);
-    ``one`` is 1 and ``epsilon`` the loss's epsilon, both in the dtype of ``z``; NaN for a code that
-    has no such rule."""
-    zero = one - one
-    two = one + one
-    if code == SQUARED_ERROR:
-        return two * (z - y)
-    if code == LOG_LOSS:
-        return _sigmoid(z, one) - y
-    if code == SIGMOID_SQUARED:
-        p = _sigmoid(z, one)
-        return two * (p - y) * p * (one - p)
-    if code == HUBER:
-        return min(max(z - y, -epsilon), epsilon)
-    if code == EPSILON_INSENSITIVE:
-        r = z - y
-        return one if r > epsilon else (-one if r < -epsilon else zero)
-    if code == SQUARED_EPSILON_INSENSITIVE:
-        r = z - y
-        return two * (r - epsilon) if r > epsilon else (two * (r + epsilon) if r < -epsilon
-                                                         else zero)
-    # the margin losses, of s = 2y - 1 (1 for the positive class, -1 for the other)
-    s = two * y - one
-    margin = s * z
-    if code == HINGE:
-        return -s if margin <= one else zero
-    if code == PERCEPTRON:
-        return -s if margin <= zero else zero
-    if code == SQUARED_HINGE:
-        return -two * s * (one - margin) if margin < one else zero
-    if code == MODIFIED_HUBER:
-        if margin >= one:
-            return zero
-        return -two * s * (one - margin) if margin >= -one else -(two + two) * s
-    return zero / zero
+_apply_link = jit(_apply_link_body)
 
 
-@jit_inline
-def _positive_part(x, zero):
-    """``max(x, 0)``, NaN for a NaN ``x`` as NumPy's ``maximum``: numba's ``max`` keeps its first
-    argument unless the second is greater, so ``max(0, nan)`` is 0, and a diverged score would
-    leave a finite loss that the driver cannot catch."""
-    return max(x, zero)
-
-
-@jit_inline
-def _loss_value(code, epsilon, z, y, one):
-    """The loss of one element, for every loss but softmax and log_loss (which
-    :func:`_loss_values_body` evaluates in loops of their own); NaN for any other code."""
-    zero = one - one
-    two = one + one
-    if code == SQUARED_ERROR:
-        r = z - y
-        return r * r
-    if code == SIGMOID_SQUARED:
-        r = _sigmoid(z, one) - y
-        return r * r
-    if code == HUBER:
-        r = abs(z - y)
-        return r * r / two if r <= epsilon else epsilon * r - epsilon * epsilon / two
-    if code == EPSILON_INSENSITIVE:
-        return _positive_part(abs(z - y) - epsilon, zero)
-    if code == SQUARED_EPSILON_INSENSITIVE:
-        excess = _positive_part(abs(z - y) - epsilon, zero)
-        return excess * excess
-    margin = (two * y - one) * z
-    if code == HINGE:
-        return _positive_part(one - margin, zero)
-    if code == PERCEPTRON:
-        return _positive_part(-margin, zero)
-    if code == SQUARED_HINGE:
-        gap = _positive_part(one - margin, zero)
-        return gap * gap
-    if code == MODIFIED_HUBER:
-        if margin < -one:
-            return -(two + two) * margin
-        gap = _positive_part(one - margin, zero)
-        return gap * gap
-    return zero / zero
-
-
-def _loss_derivative_body(loss, Z, Y, D, start, stop, k):
+def loss_derivatives(loss, Z, Y, D, start, stop, k):
     """Fill ``D[start:stop]`` with ``dl/dz`` for the flat row-major blocks ``Z``, ``Y`` (``k``
-    outputs per row; ``start`` and ``stop`` are multiples of ``k``); ``loss`` a :class:`Rule`.
+    outputs per row; ``start`` and ``stop`` are multiples of ``k``); ``loss`` a rule. Compiled only:
+    inlined into the kernels.
 
     The buffers are whole (not sliced) so that numba sees unit-stride arrays and vectorises."""
-    one = Z.dtype.type(1)
-    code = loss.code
-    e = Z.dtype.type(loss.epsilon)
-    if code == SOFTMAX_LOG_LOSS:
-        for r0 in range(start, stop, k):
-            _, total = _softmax_row(Z, r0, k, D)
-            for c in range(k):
-                D[r0 + c] = D[r0 + c] / total - Y[r0 + c]
-    # a constant code in each loop, so that it compiles without a branch and vectorises
-    elif code == SQUARED_ERROR:
-        for t in range(start, stop):
-            D[t] = _derivative(SQUARED_ERROR, e, Z[t], Y[t], one)
-    elif code == LOG_LOSS:
-        for t in range(start, stop):
-            D[t] = _derivative(LOG_LOSS, e, Z[t], Y[t], one)
-    elif code == HINGE:
-        for t in range(start, stop):
-            D[t] = _derivative(HINGE, e, Z[t], Y[t], one)
-    elif code == SIGMOID_SQUARED:
-        for t in range(start, stop):
-            D[t] = _derivative(SIGMOID_SQUARED, e, Z[t], Y[t], one)
-    else:
-        # scikit-learn's other losses in one loop that branches on the code: a loop of its own
-        # each, inlined into every block kernel, would double their compile time (measured: a
-        # first mini-batch fit compiled in 80 s instead of 30)
-        for t in range(start, stop):
-            D[t] = _derivative(code, e, Z[t], Y[t], one)  # NaN for a code outside the table
 
 
-def _loss_values_body(loss, Z, Y, L, start, stop, k):
+def loss_values(loss, Z, Y, L, start, stop, k):
     """Fill ``L[start:stop]`` with the loss of each element (for softmax, each row's loss in its
-    first element and 0 in the others); ``loss`` a :class:`Rule`."""
-    zero = Z.dtype.type(0)
-    one = Z.dtype.type(1)
-    code = loss.code
-    e = Z.dtype.type(loss.epsilon)
-    if code == LOG_LOSS:
-        for t in range(start, stop):
-            z = Z[t]
-            L[t] = max(z, zero) + log1p_unit(exp_nonpositive(-abs(z))) - Y[t] * z
-    elif code == SOFTMAX_LOG_LOSS:
-        for r0 in range(start, stop, k):
-            shift, total = _softmax_row(Z, r0, k, L)
-            dot = zero
-            for c in range(k):
-                dot += Z[r0 + c] * Y[r0 + c]
-                L[r0 + c] = zero
-            L[r0] = np.log(total) + shift - dot
-    # a constant code in each loop, as in _loss_derivative_body
-    elif code == SQUARED_ERROR:
-        for t in range(start, stop):
-            L[t] = _loss_value(SQUARED_ERROR, e, Z[t], Y[t], one)
-    elif code == HINGE:
-        for t in range(start, stop):
-            L[t] = _loss_value(HINGE, e, Z[t], Y[t], one)
-    elif code == SIGMOID_SQUARED:
-        for t in range(start, stop):
-            L[t] = _loss_value(SIGMOID_SQUARED, e, Z[t], Y[t], one)
-    else:  # scikit-learn's other losses, in one loop as in _loss_derivative_body
-        for t in range(start, stop):
-            L[t] = _loss_value(code, e, Z[t], Y[t], one)  # NaN for a code outside the table
+    first element and 0 in the others). Compiled only."""
 
 
-_loss_derivative = jit(_loss_derivative_body)
-_loss_values = jit(_loss_values_body)
-# the block loops call this once per block of rows, where a call's passing of four arrays would
-# cost about as much as the rows themselves
-_loss_derivative_inline = jit_inline(renamed(_loss_derivative_body, "_loss_derivative_inline"))
+def loss_values_and_derivatives(loss, Z, Y, L, D, size, k):
+    """Fill ``L`` and ``D`` for the first ``size`` elements of the flat blocks ``Z``, ``Y``.
+    Compiled only."""
 
 
-def _loss_terms_body(loss, Z, Y, L, D, size, k):
-    """Fill ``L`` and ``D`` for the first ``size`` elements of the flat blocks ``Z``, ``Y``; the log
-    loss in one pass, whose loss and derivative share one ``exp(-|z|)``."""
-    if loss.code == LOG_LOSS:
-        one = Z.dtype.type(1)
-        zero = Z.dtype.type(0)
-        for t in range(size):
-            z = Z[t]
-            e = exp_nonpositive(-abs(z))
-            D[t] = _sigmoid_given(z, e, one) - Y[t]
-            L[t] = max(z, zero) + log1p_unit(e) - Y[t] * z
-    else:
-        # called, not inlined: a second inlined copy of log1p_unit in one function trips numba's
-        # SSA checks (NumbaIRAssumptionWarning)
-        _loss_values(loss, Z, Y, L, 0, size, k)
-        _loss_derivative_inline(loss, Z, Y, D, 0, size, k)
+@overload(loss_derivatives, inline="always")
+def _loss_derivatives(loss, Z, Y, D, start, stop, k):
+    if _elementwise(loss):
+        def impl(loss, Z, Y, D, start, stop, k):
+            one = Z.dtype.type(1)
+            for t in range(start, stop):
+                D[t] = element_derivative(loss, Z[t], Y[t], one)
+        return impl
+    if _loss_of(loss) is not None:  # softmax
+        def softmax_impl(loss, Z, Y, D, start, stop, k):
+            for r0 in range(start, stop, k):
+                _, total = _softmax_row(Z, r0, k, D)
+                for c in range(k):
+                    D[r0 + c] = D[r0 + c] / total - Y[r0 + c]
+        return softmax_impl
 
 
-_loss_terms = jit(_loss_terms_body)
-_loss_terms_inline = jit_inline(renamed(_loss_terms_body, "_loss_terms_inline"))
+@overload(loss_values, inline="always")
+def _loss_values_overload(loss, Z, Y, L, start, stop, k):
+    if _elementwise(loss):
+        def impl(loss, Z, Y, L, start, stop, k):
+            one = Z.dtype.type(1)
+            for t in range(start, stop):
+                L[t] = element_loss(loss, Z[t], Y[t], one)
+        return impl
+    if _loss_of(loss) is not None:
+        def softmax_impl(loss, Z, Y, L, start, stop, k):
+            zero = Z.dtype.type(0)
+            for r0 in range(start, stop, k):
+                shift, total = _softmax_row(Z, r0, k, L)
+                dot = zero
+                for c in range(k):
+                    dot += Z[r0 + c] * Y[r0 + c]
+                    L[r0 + c] = zero
+                L[r0] = np.log(total) + shift - dot
+        return softmax_impl
+
+
+@overload(loss_values_and_derivatives, inline="always")
+def _loss_values_and_derivatives(loss, Z, Y, L, D, size, k):
+    if _elementwise(loss):
+        def impl(loss, Z, Y, L, D, size, k):
+            one = Z.dtype.type(1)
+            for t in range(size):
+                L[t], D[t] = element_terms(loss, Z[t], Y[t], one)
+        return impl
+    if _loss_of(loss) is not None:
+        # called, not inlined: two inlined copies of the softmax row in one function trip
+        # numba's SSA checks (NumbaIRAssumptionWarning)
+        def softmax_impl(loss, Z, Y, L, D, size, k):
+            _loss_values(loss, Z, Y, L, 0, size, k)
+            _loss_derivative(loss, Z, Y, D, 0, size, k)
+        return softmax_impl
+
+
+# called functions for the tests and for code that calls once per block, where inlining buys
+# nothing
+@jit
+def _loss_derivative(loss, Z, Y, D, start, stop, k):
+    loss_derivatives(loss, Z, Y, D, start, stop, k)
+
+
+@jit
+def _loss_values(loss, Z, Y, L, start, stop, k):
+    loss_values(loss, Z, Y, L, start, stop, k)
+
+
+@jit
+def _loss_terms(loss, Z, Y, L, D, size, k):
+    loss_values_and_derivatives(loss, Z, Y, L, D, size, k)
+
+
+@jit
+def _derivative(loss, z, y):
+    """``dl/dz`` of one element through :func:`loss_derivatives`, for the tests."""
+    Z, Y = np.full(1, z), np.full(1, y)
+    D = np.empty_like(Z)
+    loss_derivatives(loss, Z, Y, D, 0, 1, 1)
+    return D[0]

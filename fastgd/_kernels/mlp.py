@@ -49,12 +49,12 @@ from numba import prange
 from numba.extending import overload
 
 from ..config import MLP_BLOCK_ROWS as BLOCK_ROWS
-from ..config import jit, jit_parallel
-from . import optim
+from ..config import jit, jit_inline, jit_parallel
 from .data import (Data, csr_type, dense_type, for_each_part, input_from_parts, input_parts,
                    kernel_data, kernel_input, row_copy)
-from .losses import Rule, _apply_link, _loss_terms, _sigmoid, apply_link, loss_terms, sigmoid
-from .optim import _step_rate, _update, step_rate, update
+from .losses import (_apply_link, _loss_terms, _sigmoid, apply_link, check_link, loss_terms,
+                     sigmoid)
+from .optim import _step_rate, apply_update, step_rate, update
 
 IDENTITY, RELU, TANH, LOGISTIC = range(4)
 ACTIVATIONS = {"identity": IDENTITY, "relu": RELU, "tanh": TANH, "logistic": LOGISTIC}
@@ -239,7 +239,7 @@ def _activate(activation, Z, size):
 @jit
 def _activation_derivative(activation, A, D, size):
     """Multiply the first ``size`` deltas ``D`` in place by ``f'`` at the activations ``A``, for
-    tanh and logistic (``_dense_backward`` handles relu, and identity's ``f'`` is 1)."""
+    tanh and logistic (``_dense_delta`` handles relu, and identity's ``f'`` is 1)."""
     one = A.dtype.type(1)
     if activation == TANH:
         for t in range(size):
@@ -322,18 +322,25 @@ def _dense_forward(A_in, A_out, W, b, m, n_in, n_out, activation, nz):
     _activate(activation, A_out, m * n_out)
 
 
-@jit
 def _dense_backward(A_in, D_out, D_in, W, G_W, G_b, m, n_in, n_out, activation_in, propagate,
                     nz):
     """Add ``A_in.T @ D_out`` to ``G_W`` (n_in, n_out) and ``D_out.sum(0)`` to ``G_b``; when
     ``propagate``, write the delta of the layer below, ``(D_out @ W.T) * f'(A_in)``, into ``D_in``
-    (m, n_in). All flat row-major; ``nz`` is (n_in,) int64 scratch.
+    (m, n_in). All flat row-major; ``nz`` is (n_in,) int64 scratch. The two compiled halves,
+    :func:`_dense_weight_gradient` and :func:`_dense_delta`, called in turn (the input layer calls
+    the first only)."""
+    _dense_weight_gradient(A_in, D_out, G_W, G_b, m, n_in, n_out, nz)
+    if propagate:
+        _dense_delta(A_in, D_out, D_in, W, m, n_in, n_out, activation_in, nz)
+
+
+@jit
+def _dense_weight_gradient(A_in, D_out, G_W, G_b, m, n_in, n_out, nz):
+    """Add ``A_in.T @ D_out`` to ``G_W`` and ``D_out.sum(0)`` to ``G_b``.
 
     ``G_W`` is updated from eight rows at a time, so that each load and store of a row of ``G_W``
     serves eight multiply-adds, and a row of ``G_W`` whose eight inputs are all zero is skipped;
-    the rows left over (all of them at batch size 1) add only their non-zero inputs. Below a ReLU
-    layer only the deltas of its non-zero outputs are computed, since ``f'`` is 0 elsewhere.
-    """
+    the rows left over (all of them at batch size 1) add only their non-zero inputs."""
     zero = A_in.dtype.type(0)
     r = 0
     while r + 8 <= m:
@@ -375,8 +382,14 @@ def _dense_backward(A_in, D_out, D_in, W, G_W, G_b, m, n_in, n_out, activation_i
         d = D_out[u * n_out:(u + 1) * n_out]
         for j in range(n_out):
             G_b[j] += d[j]
-    if not propagate:
-        return
+
+
+@jit
+def _dense_delta(A_in, D_out, D_in, W, m, n_in, n_out, activation_in, nz):
+    """Write the delta of the layer below, ``(D_out @ W.T) * f'(A_in)``, into ``D_in``. Below a
+    ReLU layer only the deltas of its non-zero outputs are computed, since ``f'`` is 0
+    elsewhere."""
+    zero = A_in.dtype.type(0)
     relu = activation_in == RELU
     for u in range(m):
         x = A_in[u * n_in:(u + 1) * n_in]
@@ -402,7 +415,7 @@ def _dense_backward(A_in, D_out, D_in, W, G_W, G_b, m, n_in, n_out, activation_i
         _activation_derivative(activation_in, A_in, D_in, m * n_in)
 
 
-@jit
+@jit_inline
 def _layer(P, w, n_in, n_out):
     """Flat views ``(W, b)`` of the layer whose weights start at ``w`` in ``P``."""
     b = w + n_in * n_out
@@ -505,8 +518,7 @@ def _input_forward_impl(X, rows, A_in, A_out, W, b, m, n_in, n_out, activation, 
 def _input_backward_impl(X, rows, A_in, D_out, G_W, G_b, m, n_in, n_out, nz):
     if dense_type(X):
         def impl(X, rows, A_in, D_out, G_W, G_b, m, n_in, n_out, nz):
-            # without propagate, _dense_backward reads neither D_in nor W (here A_in and G_W)
-            _dense_backward(A_in, D_out, A_in, G_W, G_W, G_b, m, n_in, n_out, IDENTITY, False, nz)
+            _dense_weight_gradient(A_in, D_out, G_W, G_b, m, n_in, n_out, nz)
         return impl
     if csr_type(X):
         def impl(X, rows, A_in, D_out, G_W, G_b, m, n_in, n_out, nz):
@@ -575,8 +587,8 @@ def _accumulate(data, order, lo, hi, P, sizes, activation, loss, scale, G, work,
             other = 2 * n_layers + 3 - cur  # the other delta row
             W, _ = _layer(P, w, n_in, n_out)
             G_W, G_b = _layer(G, w, n_in, n_out)
-            _dense_backward(work[l], work[cur], work[other], W, G_W, G_b, m, n_in, n_out,
-                            activation, True, nz)
+            _dense_weight_gradient(work[l], work[cur], G_W, G_b, m, n_in, n_out, nz)
+            _dense_delta(work[l], work[cur], work[other], W, m, n_in, n_out, activation, nz)
             cur = other
         G_W, G_b = _layer(G, 0, sizes[0], sizes[1])
         _input_backward(X, rows, work[0], work[cur], G_W, G_b, m, sizes[0], sizes[1], nz)
@@ -634,7 +646,7 @@ def _add_into(target, source):
         target[t] += source[t]
 
 
-def _run_epoch_body(data, order, net, update_, rate, batch_size, step, n_threads):
+def _run_epoch_body(data, order, net, loss, update_, rate, batch_size, step, n_threads):
     """Compiled twin of :func:`run_epoch`: the whole epoch in one call, no Python per batch.
 
     A batch of at least ``2 * min_rows_per_thread`` rows is split into up to ``n_threads``
@@ -642,10 +654,11 @@ def _run_epoch_body(data, order, net, update_, rate, batch_size, step, n_threads
     added in part order. Compiled twice: ``_run_epoch`` (where ``prange`` is ``range``) and
     ``_run_epoch_parallel``. (The serial build must not call a ``parallel=True`` function instead:
     numba 0.68 then caches serial code that makes a null call in any process that has not started
-    its threads yet.)
+    its threads yet.) ``loss`` is ``net.loss``, passed apart: numba's parfor lowering takes a tuple
+    into a ``prange`` loop only as an argument of the function.
     """
     X, Y, sw = data
-    P, sizes, activation, loss, alpha, decay = net
+    P, sizes, activation, _, alpha, decay = net
     n = order.shape[0]
     min_rows = _min_rows_per_thread(row_work(X, sizes, P.size), P.size)
     n_parts = max(1, min(n_threads, min(batch_size, n) // min_rows))
@@ -655,7 +668,6 @@ def _run_epoch_body(data, order, net, update_, rate, batch_size, step, n_threads
     nz = np.empty((n_parts, width), dtype=np.int64)
     partial = np.empty(n_parts)
     X_parts = input_parts(X)  # prange cannot take a Data holding a CSR: rebuilt in the loop
-    loss_code, loss_epsilon = loss.code, loss.epsilon  # nor a Rule, a tuple of mixed types
     G0 = G[0]
     total = 0.0
     for lo in range(0, n, batch_size):
@@ -672,7 +684,7 @@ def _run_epoch_body(data, order, net, update_, rate, batch_size, step, n_threads
                     _zero(G[t])
                 partial[t] = _accumulate(Data(input_from_parts(X_parts), Y, sw), order,
                                          lo + t * rows // parts, lo + (t + 1) * rows // parts, P,
-                                         sizes, activation, Rule(loss_code, loss_epsilon),
+                                         sizes, activation, loss,
                                          1.0 / rows, G[t], work[t], nz[t])
             for t in range(parts):
                 total += partial[t]
@@ -682,7 +694,7 @@ def _run_epoch_body(data, order, net, update_, rate, batch_size, step, n_threads
         lr = _step_rate(rate.schedule, rate.lr, step, rate.hyper)
         if decay != 0:
             _scale_weights(P, sizes, 1 - lr * decay)
-        _update(update_.opt, P, G0, update_.S, step, lr, update_.hyper)
+        apply_update(update_, P, G0, step, lr)
     return total, step
 
 
@@ -694,13 +706,14 @@ def _compiled_epoch(kernel):
     """The backends' epoch function around the compiled ``kernel``: a SciPy CSR ``X`` goes in as
     a ``data.CSR`` of its own arrays."""
     def run_epoch(data, order, net, update_, rate, batch_size, step, n_threads):
-        return kernel(kernel_data(data), order, net, update_, rate, batch_size, step, n_threads)
+        return kernel(kernel_data(data), order, net, net.loss, update_, rate, batch_size, step,
+                      n_threads)
     run_epoch.__doc__ = _run_epoch_body.__doc__
     return run_epoch
 
 
-_run_epoch = optim.checked(_compiled_epoch(_run_epoch_compiled))
-_run_epoch_parallel = optim.checked(_compiled_epoch(_run_epoch_parallel_compiled))
+_run_epoch = _compiled_epoch(_run_epoch_compiled)
+_run_epoch_parallel = _compiled_epoch(_run_epoch_parallel_compiled)
 
 
 @jit
@@ -738,7 +751,7 @@ def _full_batch_step(G, partial, net, update_, rate, step, n_rows):
     lr = _step_rate(rate.schedule, rate.lr, step, rate.hyper)
     if decay != 0:
         _scale_weights(P, sizes, 1 - lr * decay)
-    _update(update_.opt, P, G0, update_.S, step, lr, update_.hyper)
+    apply_update(update_, P, G0, step, lr)
     return total, step
 
 
@@ -757,8 +770,7 @@ def parts_gradient(parts, net, n_threads=1):
 
 
 def full_batch_step(partial, G, net, update_, rate, step, n_rows):
-    """:func:`_full_batch_step` behind the check of its codes."""
-    optim.check_code(update_.opt)
+    """:func:`_full_batch_step` with the arguments in the order of the parts' sums."""
     return _full_batch_step(G, partial, net, update_, rate, step, n_rows)
 
 
@@ -796,6 +808,7 @@ _forward_parallel = jit_parallel(_forward_body, "_mlp_forward_parallel")
 def compiled_forward(kernel):
     """The backends' forward function around the compiled ``kernel``."""
     def run_forward(X, net, link, n_threads):
+        check_link(link)
         out = np.empty((X.shape[0], net.sizes[-1]), dtype=net.P.dtype)
         kernel(kernel_input(X), net.P, net.sizes, net.activation, link, out, n_threads)
         return out

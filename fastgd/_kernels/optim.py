@@ -1,6 +1,7 @@
 """Optimizers: one table, :data:`OPTIMIZERS`, and the compiled update beside its NumPy twin.
 
-An optimizer is chosen by its code, its index in :data:`OPTIMIZERS`. Its state is ``S``, an array of
+An optimizer is chosen by its code, its index in :data:`OPTIMIZERS`, and the kernels take it as an
+:func:`Update`, an instance of its own type. Its state is ``S``, an array of
 shape ``(n_slots, n_params)`` (velocities, moments) that the compiled epoch updates in place and that
 persists across epochs, ``warm_start`` and ``partial_fit``; ``step`` is the 1-based number of this
 update; ``hyper`` is the float64 array of :data:`HYPER`, in that order. Parameters ``P`` and
@@ -18,13 +19,17 @@ adam        ``m = beta_1 m + (1 - beta_1) g``; ``v = beta_2 v + (1 - beta_2) g**
 adamw       adam after the decoupled weight decay ``w *= 1 - lr alpha`` (``decoupled``)
 ==========  =====================================================================================
 
-To add an optimizer: its entry in :data:`OPTIMIZERS`, its branch in :func:`update` and in
-:func:`_update_element`, and its row in the tests' table (``tests/test_optim.py``).
+To add an optimizer: its update of one element (``_<name>_element``) and its entry in
+:data:`OPTIMIZERS`; its branch in the NumPy reference :func:`update`; its row in the tests' table
+(``tests/test_optim.py``). The kernels compile the update of the optimizer they are called with
+only: each optimizer is a type of its own (:data:`UPDATE_TYPES`).
 """
 
 from typing import NamedTuple
 
 import numpy as np
+
+from numba.extending import overload
 
 from ..config import jit, jit_inline
 
@@ -33,12 +38,49 @@ from ..config import jit, jit_inline
 HYPER = ("momentum", "beta_1", "beta_2", "epsilon", "rho")
 
 
+# --- compiled per-element updates -------------------------------------------------------------
+# ``(p, g, s0, s1, h) -> (p, s0, s1)``: one parameter's update on scalars, with its state slots
+# (returned unchanged where unused) and ``h = (lr, momentum, beta_1, beta_2, epsilon, rho,
+# step_size, root_correction)``, the last two Adam's bias corrections (:func:`_adam_corrections`).
+
+def _sgd_element(p, g, s0, s1, h):
+    return p - h[0] * g, s0, s1
+
+
+def _momentum_element(p, g, s0, s1, h):
+    s0 = h[1] * s0 + g
+    return p - h[0] * s0, s0, s1
+
+
+def _nesterov_element(p, g, s0, s1, h):
+    s0 = h[1] * s0 + g
+    return p - h[0] * (g + h[1] * s0), s0, s1
+
+
+def _adagrad_element(p, g, s0, s1, h):
+    s0 += g * g
+    return p - h[0] * g / (np.sqrt(s0) + h[4]), s0, s1
+
+
+def _rmsprop_element(p, g, s0, s1, h):
+    s0 = h[5] * s0 + (1 - h[5]) * g * g
+    return p - h[0] * g / (np.sqrt(s0) + h[4]), s0, s1
+
+
+def _adam_element(p, g, s0, s1, h):
+    s0 = h[2] * s0 + (1 - h[2]) * g
+    s1 = h[3] * s1 + (1 - h[3]) * g * g
+    return p - h[6] * s0 / (np.sqrt(s1) / h[7] + h[4]), s0, s1
+
+
 class Optimizer(NamedTuple):
     """One optimizer: what the estimators and the kernels know of it."""
 
     name: str
     #: Rows of state ``S``.
     n_slots: int
+    #: The compiled update of one element (see above).
+    element: object
     #: Its L2 penalty is a decay of the weights, not a term of the gradient.
     decoupled: bool = False
     #: Its "auto" learning rate when its step does not scale with the gradient (torch's
@@ -49,13 +91,13 @@ class Optimizer(NamedTuple):
 
 
 OPTIMIZERS = (
-    Optimizer("sgd", 0),
-    Optimizer("momentum", 1, damped=True),
-    Optimizer("nesterov", 1, damped=True),
-    Optimizer("adagrad", 1, default_rate=0.01),
-    Optimizer("rmsprop", 1, default_rate=0.01),
-    Optimizer("adam", 2, default_rate=0.001),
-    Optimizer("adamw", 2, decoupled=True, default_rate=0.001),
+    Optimizer("sgd", 0, _sgd_element),
+    Optimizer("momentum", 1, _momentum_element, damped=True),
+    Optimizer("nesterov", 1, _nesterov_element, damped=True),
+    Optimizer("adagrad", 1, _adagrad_element, default_rate=0.01),
+    Optimizer("rmsprop", 1, _rmsprop_element, default_rate=0.01),
+    Optimizer("adam", 2, _adam_element, default_rate=0.001),
+    Optimizer("adamw", 2, _adam_element, decoupled=True, default_rate=0.001),
 )
 NAMES = {opt.name: code for code, opt in enumerate(OPTIMIZERS)}
 SGD, MOMENTUM, NESTEROV, ADAGRAD, RMSPROP, ADAM, ADAMW = (
@@ -63,43 +105,88 @@ SGD, MOMENTUM, NESTEROV, ADAGRAD, RMSPROP, ADAM, ADAMW = (
 N_OPTIMIZERS = len(OPTIMIZERS)
 
 
-def check_code(opt):
-    """Raise for a code outside :data:`OPTIMIZERS`, before a compiled kernel could run on it."""
+def _update_class(opt):
+    """The update type of optimizer number ``opt``: a named tuple of its state ``S`` and ``hyper``
+    whose class is the optimizer, so that numba compiles a kernel for each optimizer it is called
+    with, and that optimizer only."""
+    name = OPTIMIZERS[opt].name.title().replace("w", "W") + "Update"
+    cls = NamedTuple(name, [("S", np.ndarray), ("hyper", np.ndarray)])
+    cls.__module__, cls.__qualname__ = __name__, name  # found again by pickle and numba's cache
+    cls.opt = opt
+    cls.__doc__ = f"A {OPTIMIZERS[opt].name} step as the kernels take it: its state and hyper."
+    return cls
+
+
+#: The update type of each optimizer, by code.
+UPDATE_TYPES = tuple(_update_class(opt) for opt in range(N_OPTIMIZERS))
+globals().update({cls.__name__: cls for cls in UPDATE_TYPES})
+
+
+def Update(opt, S, hyper):
+    """How the kernels take a step: an instance of the optimizer's update type (its code is
+    ``.opt``) holding its state ``S`` (n_slots, n_params) and ``hyper`` (float64, in the order of
+    :data:`HYPER`). An unknown code raises here, before any kernel sees it."""
     if not 0 <= opt < N_OPTIMIZERS:
         raise ValueError(f"unknown optimizer code {opt}: the codes are 0 to {N_OPTIMIZERS - 1}, "
                          "the indices of fastgd._kernels.optim.OPTIMIZERS")
+    return UPDATE_TYPES[opt](S, hyper)
 
 
-def checked(epoch):
-    """The epoch kernel ``epoch`` behind a check of the loss and optimizer codes it dispatches on:
-    a code outside its table raises before any compiled code runs on it."""
-    from .losses import check_code as check_loss
-
-    def run_epoch(data, order, model, update_, rate, batch_size, step, n_threads):
-        check_loss(model.loss.code)
-        check_code(update_.opt)
-        return epoch(data, order, model, update_, rate, batch_size, step, n_threads)
-
-    run_epoch.__doc__ = epoch.__doc__
-    return run_epoch
+def with_state(update_, S):
+    """The update ``update_`` with the state ``S`` instead of its own (compiled only)."""
 
 
-class Update(NamedTuple):
-    """How the kernels take a step: the optimizer's code, its state ``S`` (n_slots, n_params) and
-    ``hyper`` (float64, in the order of :data:`HYPER`)."""
-
-    opt: int
-    S: np.ndarray
-    hyper: np.ndarray
+def apply_update(update_, P, G, step, lr):
+    """Apply update number ``step`` at rate ``lr`` to the flat parameters ``P`` in place, the
+    compiled twin of :func:`update` (compiled only: inlined into the kernels)."""
 
 
-class Rate(NamedTuple):
-    """The learning rate of each step inside an epoch: a per-step schedule's code (CONSTANT,
-    INVSCALING, COSINE, OPTIMAL), the base rate and ``hyper = [power_t, total_steps, alpha]``."""
+def _optimizer_of(update_type):
+    cls = getattr(update_type, "instance_class", None)
+    return cls if cls in UPDATE_TYPES else None
 
-    schedule: int
-    lr: float
-    hyper: np.ndarray
+
+@overload(with_state, inline="always")
+def _with_state(update_, S):
+    cls = _optimizer_of(update_)
+    if cls is not None:
+        return lambda update_, S: cls(S, update_.hyper)
+
+
+def plain_sgd_type(update_type):
+    """Whether the numba type ``update_type`` is plain SGD's update."""
+    return _optimizer_of(update_type) is UPDATE_TYPES[SGD]
+
+
+@overload(apply_update, inline="always")
+def _apply_update(update_, P, G, step, lr):
+    cls = _optimizer_of(update_)
+    if cls is None:
+        return None
+    optimizer = OPTIMIZERS[cls.opt]
+    element, n_slots = jit(optimizer.element), optimizer.n_slots
+
+    def impl(update_, P, G, step, lr):
+        hyper = update_.hyper
+        beta_1, beta_2 = hyper[1], hyper[2]
+        step_size, root_correction = _adam_corrections(lr, step, beta_1, beta_2)
+        h = (lr, hyper[0], beta_1, beta_2, hyper[3], hyper[4], step_size, root_correction)
+        S0, S1 = _slots(update_.S, P)
+        for t in range(P.size):
+            p, s0, s1 = element(P[t], G[t], S0[t], S1[t], h)
+            P[t] = p
+            # only the state the optimizer has is written (see _slots)
+            if n_slots > 0:
+                S0[t] = s0
+            if n_slots > 1:
+                S1[t] = s1
+    return impl
+
+
+@jit
+def _update(update_, P, G, step, lr):
+    """:func:`apply_update` as a called function."""
+    apply_update(update_, P, G, step, lr)
 
 
 def allocate_state(opt, n_params, dtype):
@@ -131,48 +218,9 @@ def update(opt, P, G, S, step, lr, hyper):
 
 
 @jit_inline
-def _update(opt, P, G, S, step, lr, hyper):
-    beta_1, beta_2 = hyper[1], hyper[2]
-    step_size, root_correction = _adam_corrections(lr, step, beta_1, beta_2)
-    h = (lr, hyper[0], beta_1, beta_2, hyper[3], hyper[4], step_size, root_correction)
-    S0, S1 = _slots(S, P)
-    # each branch passes its code as a constant, so that the loop compiled in it has no branch on
-    # the optimizer left and vectorises (LLVM does not unswitch a loop on a chain of codes)
-    if opt == SGD:
-        _update_loop(SGD, P, G, S0, S1, h)
-    elif opt == MOMENTUM:
-        _update_loop(MOMENTUM, P, G, S0, S1, h)
-    elif opt == NESTEROV:
-        _update_loop(NESTEROV, P, G, S0, S1, h)
-    elif opt == ADAGRAD:
-        _update_loop(ADAGRAD, P, G, S0, S1, h)
-    elif opt == RMSPROP:
-        _update_loop(RMSPROP, P, G, S0, S1, h)
-    elif opt == ADAM or opt == ADAMW:
-        _update_loop(ADAM, P, G, S0, S1, h)
-    else:
-        _update_loop(opt, P, G, S0, S1, h)  # leaves NaN: see _update_element
-
-
-@jit_inline
-def _update_loop(opt, P, G, S0, S1, h):
-    # rows of state written: none for SGD or a code outside the table, whose P stand-in must keep
-    # the NaN just written
-    n_slots = 2 if opt == ADAM else (1 if MOMENTUM <= opt <= RMSPROP else 0)
-    for t in range(P.size):
-        p, s0, s1 = _update_element(opt, P[t], G[t], S0[t], S1[t], h)
-        P[t] = p
-        # only the state the optimizer has is written (see _slots); opt is a constant here
-        if n_slots > 0:
-            S0[t] = s0
-        if n_slots > 1:
-            S1[t] = s1
-
-
-@jit_inline
 def _slots(S, P):
     """The two state rows of ``S`` as flat views. The flat ``P`` stands in for a row the optimizer
-    lacks: :func:`_update_loop` reads it there but never writes it, and nothing is allocated per
+    lacks: :func:`apply_update` reads it there but never writes it, and nothing is allocated per
     update."""
     n_slots = S.shape[0]
     S0 = S[0] if n_slots > 0 else P
@@ -187,32 +235,13 @@ def _adam_corrections(lr, step, beta_1, beta_2):
     return lr / (1 - beta_1**step), np.sqrt(1 - beta_2**step)
 
 
-@jit
-def _update_element(opt, p, g, s0, s1, h):
-    """One parameter's update, as :func:`_update` does it, on scalars: returns ``(p, s0, s1)``, the
-    new parameter and its state slots (``s0``, ``s1`` are returned unchanged when unused).
-    ``h = (lr, momentum, beta_1, beta_2, epsilon, rho, step_size, root_correction)``, the last two
-    from :func:`_adam_corrections`. A code outside the table gives NaN.
+class Rate(NamedTuple):
+    """The learning rate of each step inside an epoch: a per-step schedule's code (CONSTANT,
+    INVSCALING, COSINE, OPTIMAL), the base rate and ``hyper = [power_t, total_steps, alpha]``."""
 
-    The one place of the compiled equations: :func:`_update` applies it over arrays with a constant
-    ``opt``, which leaves a branch-free loop."""
-    lr, momentum, beta_1, beta_2, epsilon, rho, step_size, root_correction = h
-    if opt == SGD:
-        return p - lr * g, s0, s1
-    if opt == MOMENTUM or opt == NESTEROV:
-        s0 = momentum * s0 + g
-        return p - lr * (g + momentum * s0 if opt == NESTEROV else s0), s0, s1
-    if opt == ADAGRAD:
-        s0 += g * g
-        return p - lr * g / (np.sqrt(s0) + epsilon), s0, s1
-    if opt == RMSPROP:
-        s0 = rho * s0 + (1 - rho) * g * g
-        return p - lr * g / (np.sqrt(s0) + epsilon), s0, s1
-    if opt == ADAM or opt == ADAMW:
-        s0 = beta_1 * s0 + (1 - beta_1) * g
-        s1 = beta_2 * s1 + (1 - beta_2) * g * g
-        return p - step_size * s0 / (np.sqrt(s1) / root_correction + epsilon), s0, s1
-    return p * np.nan, s0, s1
+    schedule: int
+    lr: float
+    hyper: np.ndarray
 
 
 # --- learning-rate schedules that change at every step ------------------------------------------

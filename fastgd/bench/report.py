@@ -13,7 +13,7 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from . import distributed, memory, phases, textlike
+from . import coldstart, distributed, memory, phases, textlike
 from .cases import (COMPILED, PROBLEMS, REFERENCE, SWEEPS, TEXT_SGD_EPOCHS, TEXT_SWEEPS,
                     TWO_PRODUCTS, bytes_touched, design)
 from .machine import BUSY_CORES
@@ -166,7 +166,7 @@ def render(raw, out):
     lines += ["", *sparse] if sparse else []
     distributed = _distributed(results)
     lines += ["", *distributed] if distributed else []
-    lines += ["", *_startup(data), "", "## Reproduce", "",
+    lines += ["", *_cold_first_fits(data), *_startup(data), "", "## Reproduce", "",
               "`fastgd bench` (this report), `fastgd bench --quick` (a quick one in "
               "`results/quick/`); the performance regression check and its CI set-up are described "
               "in `benchmarks/README.md`."]
@@ -592,6 +592,22 @@ def _phases(results):
             "and weights, the \"auto\" step, the epochs (with the driver's checks), and the rest. "
             "The overhead is all but the epochs; `X @ w` is timed before each fit. Medians.",
             "", *_table(rows, ordered=False), ""]
+
+
+def _cold_first_fits(data):
+    """The table of the first fits a new user meets (``fastgd.bench.coldstart``)."""
+    measured = {b["extra_info"]["config"]: (b["extra_info"]["cold_s"], b["extra_info"]["warm_s"])
+                for b in data["benchmarks"] if b["group"] == coldstart.GROUP}
+    if not measured:
+        return []
+    return ["## First fits: compile time", "",
+            "The fit alone (imports and data excluded) in a fresh process with an empty "
+            "`NUMBA_CACHE_DIR`, then in another with the cache it left; one run each "
+            "(`python -m fastgd.bench.coldstart` prints the same table). The before column is "
+            f"`{coldstart.BEFORE.name}`: the same configurations measured before issue 27, when the "
+            "kernels chose the loss and optimizer inside their loops and compiled every one of "
+            "them. Targets (issue 27): the README example and the defaults at most 3 s, other "
+            "configurations 5 s, `local_sgd` 8 s.", "", *_table(coldstart.table(measured)), ""]
 
 
 def _startup(data):
