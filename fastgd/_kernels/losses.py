@@ -54,6 +54,7 @@ import numpy as np
 from numba.extending import overload
 
 from ..config import jit, jit_inline
+from . import entry_type
 from .vecmath import exp_nonpositive, log1p_unit
 
 IDENTITY, SIGMOID, SOFTMAX = range(3)
@@ -359,20 +360,11 @@ PUBLIC = {"regressor": tuple(loss.name for loss in LOSSES if loss.task == "regre
 N_LOSSES = len(LOSSES)
 
 
-def _rule_class(code):
-    """The rule type of loss number ``code``: a named tuple of its ``epsilon`` whose class is the
-    loss, so that numba compiles a kernel for each loss it is called with, and that loss only."""
-    name = "".join(part.title() for part in LOSSES[code].name.split("_")) + "Rule"
-    cls = NamedTuple(name, [("epsilon", float)])
-    cls.__module__, cls.__qualname__ = __name__, name  # found again by pickle and numba's cache
-    cls.code = code
-    cls.__doc__ = f"The {LOSSES[code].name} loss as the kernels take it, with its epsilon."
-    return cls
-
-
-#: The rule type of each loss, by code.
-RULE_TYPES = tuple(_rule_class(code) for code in range(N_LOSSES))
-globals().update({cls.__name__: cls for cls in RULE_TYPES})
+#: The rule type of each loss, by code: a named tuple of its ``epsilon`` whose class is the loss.
+RULE_TYPES = tuple(
+    entry_type(globals(), "".join(part.title() for part in loss.name.split("_")) + "Rule",
+               [("epsilon", float)], f"The {loss.name} loss as the kernels take it.", code=code)
+    for code, loss in enumerate(LOSSES))
 
 
 def Rule(code, epsilon=0.0):

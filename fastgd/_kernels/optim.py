@@ -32,6 +32,7 @@ import numpy as np
 from numba.extending import overload
 
 from ..config import jit, jit_inline
+from . import entry_type
 
 #: The optimizers' hyper-parameters, in the order of ``hyper``; each is an estimator parameter of
 #: the same name.
@@ -105,21 +106,13 @@ SGD, MOMENTUM, NESTEROV, ADAGRAD, RMSPROP, ADAM, ADAMW = (
 N_OPTIMIZERS = len(OPTIMIZERS)
 
 
-def _update_class(opt):
-    """The update type of optimizer number ``opt``: a named tuple of its state ``S`` and ``hyper``
-    whose class is the optimizer, so that numba compiles a kernel for each optimizer it is called
-    with, and that optimizer only."""
-    name = OPTIMIZERS[opt].name.title().replace("w", "W") + "Update"
-    cls = NamedTuple(name, [("S", np.ndarray), ("hyper", np.ndarray)])
-    cls.__module__, cls.__qualname__ = __name__, name  # found again by pickle and numba's cache
-    cls.opt = opt
-    cls.__doc__ = f"A {OPTIMIZERS[opt].name} step as the kernels take it: its state and hyper."
-    return cls
-
-
-#: The update type of each optimizer, by code.
-UPDATE_TYPES = tuple(_update_class(opt) for opt in range(N_OPTIMIZERS))
-globals().update({cls.__name__: cls for cls in UPDATE_TYPES})
+#: The update type of each optimizer, by code: a named tuple of its state ``S`` and ``hyper``
+#: whose class is the optimizer.
+UPDATE_TYPES = tuple(
+    entry_type(globals(), optimizer.name.title().replace("w", "W") + "Update",
+               [("S", np.ndarray), ("hyper", np.ndarray)],
+               f"A {optimizer.name} step as the kernels take it.", opt=opt)
+    for opt, optimizer in enumerate(OPTIMIZERS))
 
 
 def Update(opt, S, hyper):
