@@ -206,7 +206,8 @@ def test_a_second_ctrl_c_raises_and_leaves_the_model_as_it_was(reliability):
         for _ in range(2):
             os.kill(os.getpid(), signal.SIGINT)
 
-    est = GDClassifier(epochs=2, batch_size=32, warm_start=True, random_state=0).fit(X, y)
+    est = GDClassifier(epochs=2, batch_size=32, warm_start=True, random_state=0,
+                       backend="numba").fit(X, y)  # as above
     before = pickle.dumps(est)
     est.set_params(epochs=100_000, callback=interrupt_twice)
     try:
