@@ -145,8 +145,11 @@ def run_child(body, rows, on_line):
     """Run ``body`` after ``CHILD_SETUP`` in a fresh Python; ``on_line(process, line)`` sees each
     line it prints. Returns the lines."""
     code = CHILD_SETUP.replace("ROWS", str(rows)) + textwrap.dedent(body)
+    # SIGINT as a terminal leaves it, whatever the runner left (a process started with SIGINT
+    # ignored would never see the signal, and Python would not install its handler)
     process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+                               stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     watchdog = threading.Timer(CHILD_TIMEOUT, process.kill)  # a child that missed its signal
     watchdog.start()
     lines = []
