@@ -68,7 +68,8 @@ def _can_cache():
 
 #: "numpy": a division by zero gives inf or NaN, as in NumPy, instead of raising. Python's check is a
 #: branch in every division, which keeps LLVM from vectorising the loops that divide.
-OPTIONS = dict(cache=_can_cache(), fastmath=FASTMATH, nogil=True, error_model="numpy")
+OPTIONS = dict(cache=_can_cache(), fastmath=FASTMATH, nogil=True, error_model="numpy",
+               no_cfunc_wrapper=True)
 
 #: Rows processed together: scores, then the loss terms, then the gradient, so that each stage is a
 #: flat loop over a block that stays in L1 cache.

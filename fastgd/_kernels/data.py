@@ -329,8 +329,8 @@ def _row_dot(X, row, P, c):
     if csr_type(X):
         def impl(X, row, P, c):
             # two sums by hand: left to fastmath's reassociation, LLVM vectorises this loop with
-            # gathers, which run at half the speed of scalar loads on this AMD EPYC (as do signed
-            # indices, whose negative wraparound numba checks: the casts leave it out)
+            # gathers, which ran at half the speed of scalar loads (as do signed indices, whose
+            # negative wraparound numba checks: the casts leave it out)
             data, indices = X.data, X.indices
             s0 = s1 = P.dtype.type(0)
             p, hi = X.indptr[row], X.indptr[row + 1]

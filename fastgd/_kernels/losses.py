@@ -1,10 +1,10 @@
 """Losses: one table, :data:`LOSSES`, each entry a loss's name, NumPy reference, compiled scalar
 rule and the facts the estimators need; and the links that turn scores into predictions.
 
-A loss is chosen by its code, its index in :data:`LOSSES`. The compiled kernels branch on the code
-once per block of rows, outside the element loop, so that each loop compiles for one loss and
-vectorises. A code outside the table cannot run another loss's branch: the compiled branches give
-NaN for it, and the epoch kernels' entry points reject it first (:func:`check_code`).
+A loss is named by its code, its index in :data:`LOSSES`, and reaches the compiled kernels as a
+:func:`Rule`, an instance of a numba type of its own: a kernel compiles for the one loss it is
+called with, with no branch on the loss in its loops. An unknown code raises in :func:`Rule`,
+before any kernel sees it.
 
 Shapes: the kernels work on flat row-major blocks of ``m * k`` scores ``Z`` (``m`` rows, ``k``
 outputs) with targets ``Y`` of the same shape, and write the loss of each element to ``L`` and
@@ -40,11 +40,8 @@ classifiers, on targets ``s`` (-1 or 1) instead of ``y``, as scikit-learn's ``SG
 The mean of these terms over the rows is the training loss, so ``squared_error`` is the mean of
 squared residuals with gradient ``2/n X.T @ (p - y)``.
 
-The kernels take a loss as a :class:`Rule`: its code and its ``epsilon``.
-
-To add a loss: its NumPy reference and its entry in :data:`LOSSES`; its compiled branch in
-:func:`_derivative` and in :func:`_loss_values_body` (and a loop with its constant code in
-:func:`_loss_derivative_body`); its row in the tests' table (``tests/test_losses.py``).
+To add a loss: its NumPy reference, its two scalar rules ``(z, y, e, one)`` and its entry in
+:data:`LOSSES` (CONTRIBUTING.md has the steps).
 """
 
 from typing import Callable, NamedTuple
@@ -455,9 +452,9 @@ def _scalar_overload(rules):
     return typer
 
 
-overload(element_derivative, inline="always")(_scalar_overload(lambda loss: [loss.derivative]))
-overload(element_loss, inline="always")(_scalar_overload(lambda loss: [loss.loss]))
-overload(element_terms, inline="always")(_scalar_overload(
+overload(element_derivative)(_scalar_overload(lambda loss: [loss.derivative]))
+overload(element_loss)(_scalar_overload(lambda loss: [loss.loss]))
+overload(element_terms)(_scalar_overload(
     lambda loss: [loss.terms] if loss.terms else [loss.loss, loss.derivative]))
 
 
@@ -527,7 +524,7 @@ def _loss_derivatives(loss, Z, Y, D, start, stop, k):
         return softmax_impl
 
 
-@overload(loss_values, inline="always")
+@overload(loss_values)
 def _loss_values_overload(loss, Z, Y, L, start, stop, k):
     if _elementwise(loss):
         def impl(loss, Z, Y, L, start, stop, k):
@@ -548,7 +545,7 @@ def _loss_values_overload(loss, Z, Y, L, start, stop, k):
         return softmax_impl
 
 
-@overload(loss_values_and_derivatives, inline="always")
+@overload(loss_values_and_derivatives)
 def _loss_values_and_derivatives(loss, Z, Y, L, D, size, k):
     if _elementwise(loss):
         def impl(loss, Z, Y, L, D, size, k):

@@ -653,8 +653,8 @@ def _run_epoch_body(data, order, net, loss, update_, rate, batch_size, step, n_t
     contiguous parts, each with its own gradient buffer and workspace, whose gradients are then
     added in part order. Compiled twice: ``_run_epoch`` (where ``prange`` is ``range``) and
     ``_run_epoch_parallel``. (The serial build must not call a ``parallel=True`` function instead:
-    numba 0.68 then caches serial code that makes a null call in any process that has not started
-    its threads yet.) ``loss`` is ``net.loss``, passed apart: numba's parfor lowering takes a tuple
+    numba then caches serial code that makes a null call in any process that has not started its
+    threads yet.) ``loss`` is ``net.loss``, passed apart: numba's parfor lowering takes a tuple
     into a ``prange`` loop only as an argument of the function.
     """
     X, Y, sw = data

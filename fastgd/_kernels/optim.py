@@ -139,7 +139,7 @@ def _optimizer_of(update_type):
     return cls if cls in UPDATE_TYPES else None
 
 
-@overload(with_state, inline="always")
+@overload(with_state)
 def _with_state(update_, S):
     cls = _optimizer_of(update_)
     if cls is not None:
@@ -151,7 +151,7 @@ def plain_sgd_type(update_type):
     return _optimizer_of(update_type) is UPDATE_TYPES[SGD]
 
 
-@overload(apply_update, inline="always")
+@overload(apply_update)
 def _apply_update(update_, P, G, step, lr):
     cls = _optimizer_of(update_)
     if cls is None:

@@ -117,11 +117,11 @@ def _log1p_unit_32(e):
     return (np.float32(0.6931472) if big else np.float32(0)) + np.float32(2) * s * q
 
 
-@overload(exp_nonpositive, inline="always")
+@overload(exp_nonpositive)
 def _overload_exp(x):
     return _exp_nonpositive_32 if x == types.float32 else _exp_nonpositive_64
 
 
-@overload(log1p_unit, inline="always")
+@overload(log1p_unit)
 def _overload_log1p(e):
     return _log1p_unit_32 if e == types.float32 else _log1p_unit_64
