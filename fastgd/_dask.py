@@ -234,25 +234,7 @@ def _setup(est, X, y, sample_weight, classes=None, first_call=True, dtype=None,
                          f"{bad}. Remove or impute those rows first.")
     if any(s["negative"] for s in stats):
         raise ValueError("Negative values in data passed to sample_weight.")
-    class_per = None
-    if classifier:
-        labels = np.unique(np.concatenate([s["labels"] for s in stats]))
-        check_classification_targets(labels)
-        if first_call:
-            est.classes_ = labels if classes is None else np.unique(classes)
-            if len(est.classes_) < 2:
-                raise ValueError(f"{type(est).__name__} needs at least 2 classes in y, but it holds "
-                                 f"only one class: {est.classes_[0]!r}.")
-        unknown = np.setdiff1d(labels, est.classes_)
-        if len(unknown):
-            raise ValueError(f"y holds labels not in classes: {unknown!r}.")
-        if est.class_weight is not None:
-            counts = np.zeros(len(est.classes_))
-            for s in stats:
-                counts[np.searchsorted(est.classes_, s["labels"])] += s["counts"]
-            # a y of each class's count reproduces compute_class_weight's "balanced" on all rows
-            y_counts = np.repeat(est.classes_, counts.astype(np.int64))
-            class_per = compute_class_weight(est.class_weight, classes=est.classes_, y=y_counts)
+    class_per = _classes(est, stats, classes, first_call) if classifier else None
     k = len(est.classes_) if classifier and len(est.classes_) > 2 else (
         1 if classifier else stats[0]["outputs"])
     dtype = X.dtype
@@ -273,6 +255,29 @@ def _setup(est, X, y, sample_weight, classes=None, first_call=True, dtype=None,
                                validation, worker=worker)
               for g, (worker, _) in enumerate(placement.groups)]
     return placement, shards, n, k, d, dtype, est._loss(k)
+
+
+def _classes(est, stats, classes, first_call):
+    """Check the labels of every chunk (setting ``classes_`` on a first call); return the weight
+    of each class (None without ``class_weight``)."""
+    labels = np.unique(np.concatenate([s["labels"] for s in stats]))
+    check_classification_targets(labels)
+    if first_call:
+        est.classes_ = labels if classes is None else np.unique(classes)
+        if len(est.classes_) < 2:
+            raise ValueError(f"{type(est).__name__} needs at least 2 classes in y, but it holds "
+                             f"only one class: {est.classes_[0]!r}.")
+    unknown = np.setdiff1d(labels, est.classes_)
+    if len(unknown):
+        raise ValueError(f"y holds labels not in classes: {unknown!r}.")
+    if est.class_weight is None:
+        return None
+    counts = np.zeros(len(est.classes_))
+    for s in stats:
+        counts[np.searchsorted(est.classes_, s["labels"])] += s["counts"]
+    # a y of each class's count reproduces compute_class_weight's "balanced" on all rows
+    y_counts = np.repeat(est.classes_, counts.astype(np.int64))
+    return compute_class_weight(est.class_weight, classes=est.classes_, y=y_counts)
 
 
 def fit(est, X, y, sample_weight, init):

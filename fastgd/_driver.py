@@ -292,16 +292,8 @@ def _train(model, n, schedule, stopping, *, epochs, batch_size, shuffle, rng, ca
                 schedule.lr /= ADAPTIVE_DIVISOR
                 stale = 0
         asked_to_stop = callback is not None and callback(e, value)
-        if interrupted:
-            result.stop_reason = "interrupted"
-        elif asked_to_stop:
-            result.stop_reason = "callback"
-        elif stopping.loss_threshold is not None and value <= stopping.loss_threshold:
-            result.stop_reason = "loss_threshold"
-        elif tol is not None and stale >= stopping.n_iter_no_change:
-            result.stop_reason = "early_stopping" if stopping.validation else "tol"
-        elif stopping.max_time is not None and time.perf_counter() - started >= stopping.max_time:
-            result.stop_reason = "max_time"
+        result.stop_reason = _stop_reason(stopping, value, tol, stale, started,
+                                          bool(interrupted), asked_to_stop)
         if result.stop_reason != "epochs":
             break
     _close(progress)
@@ -312,6 +304,21 @@ def _train(model, n, schedule, stopping, *, epochs, batch_size, shuffle, rng, ca
         raise _diverged(name, e, "the weights it ended with give the training rows infinite or "
                         "NaN scores", lr, history)
     return result
+
+
+def _stop_reason(stopping, value, tol, stale, started, interrupted, asked_to_stop):
+    """Why training stops after an epoch whose loss is ``value``, or "epochs" to go on."""
+    if interrupted:
+        return "interrupted"
+    if asked_to_stop:
+        return "callback"
+    if stopping.loss_threshold is not None and value <= stopping.loss_threshold:
+        return "loss_threshold"
+    if tol is not None and stale >= stopping.n_iter_no_change:
+        return "early_stopping" if stopping.validation else "tol"
+    if stopping.max_time is not None and time.perf_counter() - started >= stopping.max_time:
+        return "max_time"
+    return "epochs"
 
 
 def _diverged(name, epoch, what, lr, history):

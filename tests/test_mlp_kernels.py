@@ -103,8 +103,9 @@ def test_dense_layer_matches_reference(m, n_in, n_out, activation, dtype):
     G_W = np.full(n_in * n_out, 0.5, dtype)  # the kernel adds to what is there
     G_b = np.full(n_out, 0.5, dtype)
     D_in = np.empty(m * n_in, dtype)
-    mlp._dense_backward(A_in.ravel(), D_out.ravel(), D_in, W.ravel(), G_W, G_b, m, n_in, n_out,
-                        activation, True, np.empty(n_in, np.int64))
+    nz = np.empty(n_in, np.int64)
+    mlp._dense_weight_gradient(A_in.ravel(), D_out.ravel(), G_W, G_b, m, n_in, n_out, nz)
+    mlp._dense_delta(A_in.ravel(), D_out.ravel(), D_in, W.ravel(), m, n_in, n_out, activation, nz)
     assert_close(G_W.reshape(n_in, n_out) - 0.5, G_W_ref, rtol)
     assert_close(G_b - 0.5, G_b_ref, rtol)
     assert_close(D_in.reshape(m, n_in), D_in_ref, rtol)
@@ -414,7 +415,7 @@ def test_activation_kernels_match_reference(activation, dtype):
     D0 = np.random.default_rng(1).standard_normal(50).astype(dtype)
     D = D0.copy()
     mlp._activation_derivative(activation, A, D, 50)
-    if activation in (mlp.TANH, mlp.LOGISTIC):  # relu is _dense_backward's, identity's f' is 1
+    if activation in (mlp.TANH, mlp.LOGISTIC):  # relu is _dense_delta's, identity's f' is 1
         expected = D0 * mlp.activation_derivative(activation, A)
     else:
         expected = D0

@@ -322,21 +322,11 @@ def _dense_forward(A_in, A_out, W, b, m, n_in, n_out, activation, nz):
     _activate(activation, A_out, m * n_out)
 
 
-def _dense_backward(A_in, D_out, D_in, W, G_W, G_b, m, n_in, n_out, activation_in, propagate,
-                    nz):
-    """Add ``A_in.T @ D_out`` to ``G_W`` (n_in, n_out) and ``D_out.sum(0)`` to ``G_b``; when
-    ``propagate``, write the delta of the layer below, ``(D_out @ W.T) * f'(A_in)``, into ``D_in``
-    (m, n_in). All flat row-major; ``nz`` is (n_in,) int64 scratch. The two compiled halves,
-    :func:`_dense_weight_gradient` and :func:`_dense_delta`, called in turn (the input layer calls
-    the first only)."""
-    _dense_weight_gradient(A_in, D_out, G_W, G_b, m, n_in, n_out, nz)
-    if propagate:
-        _dense_delta(A_in, D_out, D_in, W, m, n_in, n_out, activation_in, nz)
-
-
 @jit
 def _dense_weight_gradient(A_in, D_out, G_W, G_b, m, n_in, n_out, nz):
-    """Add ``A_in.T @ D_out`` to ``G_W`` and ``D_out.sum(0)`` to ``G_b``.
+    """Add ``A_in.T @ D_out`` to ``G_W`` (n_in, n_out) and ``D_out.sum(0)`` to ``G_b``, all flat
+    row-major, ``nz`` (n_in,) int64 scratch; :func:`_dense_delta` is the other half of a layer's
+    backward pass (the input layer has this half only).
 
     ``G_W`` is updated from eight rows at a time, so that each load and store of a row of ``G_W``
     serves eight multiply-adds, and a row of ``G_W`` whose eight inputs are all zero is skipped;
