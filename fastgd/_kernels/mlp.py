@@ -450,10 +450,20 @@ def _input_backward(X, rows, A_in, D_out, G_W, G_b, m, n_in, n_out, nz):
 
 @overload(input_width)
 def _input_width(X, sizes):
+    # a loop: numba's ndarray.max compiles for a second (through np.take)
     if dense_type(X):
-        return lambda X, sizes: sizes.max()
+        return lambda X, sizes: _largest(sizes, 0)
     if csr_type(X):
-        return lambda X, sizes: sizes[1:].max()  # a block of 2**18 inputs would be 64 MB
+        return lambda X, sizes: _largest(sizes, 1)  # a block of 2**18 inputs would be 64 MB
+
+
+@jit
+def _largest(sizes, first):
+    """The largest of ``sizes[first:]``."""
+    width = sizes[first]
+    for l in range(first + 1, sizes.size):
+        width = max(width, sizes[l])
+    return width
 
 
 @overload(row_work)

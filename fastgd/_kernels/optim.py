@@ -224,8 +224,10 @@ def _slots(S, P):
 @jit
 def _adam_corrections(lr, step, beta_1, beta_2):
     """Adam's bias corrections of update ``step``: the step size ``lr / (1 - beta_1**step)`` and
-    ``sqrt(1 - beta_2**step)``."""
-    return lr / (1 - beta_1**step), np.sqrt(1 - beta_2**step)
+    ``sqrt(1 - beta_2**step)``. The power of a float step, as Python's ``float ** int`` (C's
+    ``pow``): numba's integer power compiles a loop of squarings for a second."""
+    t = float(step)
+    return lr / (1 - beta_1**t), np.sqrt(1 - beta_2**t)
 
 
 class Rate(NamedTuple):
