@@ -554,16 +554,16 @@ def _loss_values_and_derivatives(loss, Z, Y, L, D, size, k):
                 L[t], D[t] = element_terms(loss, Z[t], Y[t], one)
         return impl
     if _loss_of(loss) is not None:
-        # called, not inlined: two inlined copies of the softmax row in one function trip
-        # numba's SSA checks (NumbaIRAssumptionWarning)
+        # the derivatives called, not inlined: a second inlined copy of the softmax row in one
+        # function trips numba's SSA checks (NumbaIRAssumptionWarning)
         def softmax_impl(loss, Z, Y, L, D, size, k):
-            _loss_values(loss, Z, Y, L, 0, size, k)
+            loss_values(loss, Z, Y, L, 0, size, k)
             _loss_derivative(loss, Z, Y, D, 0, size, k)
         return softmax_impl
 
 
-# called functions for the tests and for code that calls once per block, where inlining buys
-# nothing
+# the overloads as functions of their own: the tests call them, and code that may not inline a
+# second softmax row
 @jit
 def _loss_derivative(loss, Z, Y, D, start, stop, k):
     loss_derivatives(loss, Z, Y, D, start, stop, k)

@@ -52,8 +52,8 @@ from ..config import MLP_BLOCK_ROWS as BLOCK_ROWS
 from ..config import jit, jit_inline, jit_parallel
 from .data import (Data, csr_type, dense_type, for_each_part, input_from_parts, input_parts,
                    kernel_data, kernel_input, row_copy)
-from .losses import (_apply_link, _loss_terms, _sigmoid, apply_link, check_link, loss_terms,
-                     sigmoid)
+from .losses import (_apply_link, _sigmoid, apply_link, check_link, loss_terms,
+                     loss_values_and_derivatives, sigmoid)
 from .optim import _step_rate, apply_update, step_rate, update
 
 IDENTITY, RELU, TANH, LOGISTIC = range(4)
@@ -573,7 +573,7 @@ def _accumulate(data, order, lo, hi, P, sizes, activation, loss, scale, G, work,
         _network_forward(X, rows, work, P, sizes, activation, m, nz)
         cur = n_layers + 1
         D = work[cur]
-        _loss_terms(loss, work[n_layers], Yb, Lb, D, m * k, k)
+        loss_values_and_derivatives(loss, work[n_layers], Yb, Lb, D, m * k, k)
         for i in range(m):
             s = sw[rows[i]]
             s_scaled = s * scale
