@@ -579,15 +579,21 @@ def _rows_body(data, order, lo, hi, model, update_, rate, batch_size, step, step
 
 
 def _scaled_sgd_body(data, order, lo, hi, model, update_, rate, batch_size, step, step_stride):
-    """Plain SGD over the batches of ``order[lo:hi]`` for rows that touch few columns (CSR, see
-    ``data.lazy_shrink``): the weights are ``scale * P[:, :d]``, so that the shrink of every step,
-    ``1 - lr (alpha + decay)``, multiplies one number instead of ``d`` weights, and a batch costs
-    O(its stored values) (scikit-learn's ``WeightVector``). The steps of :func:`_batches_body`
-    with the SGD update, up to rounding: the batch's scores at the current weights, then each
-    row's ``lr / rows * sw * dl/dz * x`` subtracted. The scale is folded back into ``P`` once it
-    falls below ``FOLD_SCALE`` and at the end. The rows' losses wait in block buffers as in
-    :func:`_accumulate_body`. ``update_`` is plain SGD's. Returns ``(loss sum, step)``."""
+    """Plain SGD over the batches of ``order[lo:hi]`` for CSR rows (see ``data.lazy_shrink``): the
+    weights are ``scale * P[:, :d]``, so that the shrink of every step, ``1 - lr (alpha + decay)``,
+    multiplies one number instead of ``d`` weights, and a batch costs O(its stored values)
+    (scikit-learn's ``WeightVector``). The steps of :func:`_batches_body` with the SGD update, up
+    to rounding: the batch's scores at the current weights, then each row's
+    ``lr / rows * sw * dl/dz * x`` subtracted. The scale is folded back into ``P`` once it falls
+    below ``FOLD_SCALE`` and at the end. The rows' losses wait in block buffers as in
+    :func:`_accumulate_body`. ``update_`` is plain SGD's. Returns ``(loss sum, step)``.
+
+    The loops over a row's stored values are written out here rather than through the row
+    functions of ``data.py``: the CSR's arrays are bound once, since each binding inside the row
+    loop costs a reference count taken and dropped per row, and positions and columns are
+    unsigned, which spares numba's check for negative indices at every stored value."""
     X, Y, sw = data
+    values, columns, starts = X.data, X.indices, X.indptr
     P, loss, fit_intercept, alpha, decay = model.P, model.loss, model.fit_intercept, model.alpha, \
         model.decay
     k, d1 = P.shape
@@ -596,33 +602,34 @@ def _scaled_sgd_body(data, order, lo, hi, model, update_, rate, batch_size, step
     Zp, Yp, Wp, Dp = blocks.Zp, blocks.Yp, blocks.Wp, blocks.D
     l1, u, Q = model.l1, model.u, model.Q
     D = np.empty(max(1, min(batch_size, hi - lo)) * k, dtype=P.dtype)  # the batch's dl/dz
+    zero = P.dtype.type(0)
     scale = 1.0
     total = 0.0
     pending = np.int64(0)  # not 0: see _rows_body
+    pending_rows = 0  # pending // k, counted: a division per row costs more than the row's dot
     for b_lo in range(lo, hi, batch_size):
         nb = min(hi, b_lo + batch_size) - b_lo
         for i in range(nb):
-            # the row a stride ahead, as SGD on dense rows does: asking also for its extent
-            # (indptr) and for the weights it indexes cost more than it saved, in order and
-            # shuffled (200,000 x 2**18 CSR: 56 and 90 ms an epoch, against 46 and 83)
-            _prefetch_row(data, order[min(b_lo + i + PREFETCH_ROWS, hi - 1)])
             row = order[b_lo + i]
+            ahead = order[min(b_lo + i + PREFETCH_ROWS, hi - 1)]
+            if ahead != row + PREFETCH_ROWS:  # shuffled: in storage order the hardware streams
+                _prefetch_row(data, ahead)
             if pending == Zp.size:
                 total += _flush_losses(loss, blocks, pending, k)
-                pending = 0
-            if k == 1:  # the same as below, without the loops and index arithmetic over outputs
-                z = scale * row_dot(X, row, P, 0) + P[0, d]
-                Wp[pending], Zp[pending], Yp[pending] = sw[row], z, Y[row, 0]
-                loss_derivatives(loss, Zp, Yp, Dp, pending, pending + 1, 1)
-                D[i] = Dp[pending]
-                pending += 1
-                continue
-            Wp[pending // k] = sw[row]
-            _scaled_scores(X, row, P, scale, Y, Zp, Yp, pending)
+                pending = pending_rows = 0
+            p0, p1 = np.uint64(starts[row]), np.uint64(starts[row + 1])
+            Wp[pending_rows] = sw[row]
+            for c in range(k):
+                s = zero
+                for p in range(p0, p1):
+                    s += values[p] * P[c, np.uint64(columns[p])]
+                Zp[pending + c] = scale * s + P[c, d]
+                Yp[pending + c] = Y[row, c]
             loss_derivatives(loss, Zp, Yp, Dp, pending, pending + k, k)
             for c in range(k):
                 D[i * k + c] = Dp[pending + c]
             pending += k
+            pending_rows += 1
         step += step_stride
         lr = _step_rate(rate.schedule, rate.lr, step, rate.hyper)
         scale *= 1 - lr * (alpha + decay)
@@ -634,34 +641,21 @@ def _scaled_sgd_body(data, order, lo, hi, model, update_, rate, batch_size, step
             u[0] += lr * l1
         for i in range(nb):
             row = order[b_lo + i]
+            p0, p1 = np.uint64(starts[row]), np.uint64(starts[row + 1])
             w = sw[row]
-            if k == 1:
-                g = per_row * w * D[i]
-                row_axpy(X, row, -g / scale, P, 0)
+            for c in range(k):
+                g = per_row * w * D[i * k + c]
+                a = P.dtype.type(-g / scale)
+                for p in range(p0, p1):
+                    P[c, np.uint64(columns[p])] += a * values[p]
                 if fit_intercept:
-                    P[0, d] -= g
-            else:
-                for c in range(k):
-                    g = per_row * w * D[i * k + c]
-                    row_axpy(X, row, -g / scale, P, c)
-                    if fit_intercept:
-                        P[c, d] -= g
+                    P[c, d] -= g
             if l1 > 0:  # the columns the row touched, as scikit-learn does for sparse rows
                 for c in range(k):
-                    row_truncate(X, row, P, c, scale, u[0], Q)
+                    for p in range(p0, p1):
+                        _truncate(P, c, np.uint64(columns[p]), scale, u[0], Q)
     _fold_scale(P, scale)
     return total + _flush_losses(loss, blocks, pending, k), step
-
-
-@jit
-def _scaled_scores(X, row, P, scale, Y, Z, Y_out, at):
-    """``Z[at + c]`` = the score of output ``c`` of ``X[row]`` with weights ``scale * P``, and its
-    target in ``Y_out[at + c]``. (A call of its own: a second inlined ``row_dot`` beside the
-    single-output one trips numba's SSA check.)"""
-    d = P.shape[1] - 1
-    for c in range(P.shape[0]):
-        Z[at + c] = scale * row_dot(X, row, P, c) + P[c, d]
-        Y_out[at + c] = Y[row, c]
 
 
 @jit_inline
