@@ -337,8 +337,9 @@ class BaseGD(BaseEstimator):
             self.learning_rate_ = float(self.learning_rate)
         elif self.schedule == "optimal":
             # the first step of scikit-learn's 1 / (alpha (t0 + t - 1)): Bottou's heuristic
-            # alpha**-0.25 (scikit-learn divides it by max(1, dloss(-alpha**-0.25, 1)), which is 1
-            # for every loss here: each slopes down toward a positive target)
+            # alpha**-0.25, divided by max(1, dloss(-alpha**-0.25, 1)) in scikit-learn, which is 1
+            # for every loss: each slopes down toward a positive target, and no absolute value is
+            # taken (tests/test_sgd.py holds every loss to scikit-learn's weights)
             self.learning_rate_ = float(self.alpha) ** -0.25
         else:
             self.learning_rate_ = auto()

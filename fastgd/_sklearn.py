@@ -39,8 +39,11 @@ MAPPING = {
                      "threads"),
 }
 
-#: What the conversion fixes: scikit-learn's SGD is plain SGD on one row at a time.
-FIXED = {"optimizer": "sgd", "batch_size": 1}
+#: What the conversion fixes: scikit-learn's SGD is plain SGD on one row at a time, and it damps
+#: the intercept's steps on sparse input (its ``SPARSE_INTERCEPT_DECAY``).
+FIXED = {"optimizer": "sgd", "batch_size": 1, "sparse_intercept_decay": 0.01}
+#: ... and trains one model per class against the rest, for every loss.
+CLASSIFIER_FIXED = {"multi_class": "ovr"}
 
 
 def fastgd_params(sgd):
@@ -52,6 +55,8 @@ def fastgd_params(sgd):
         raise ValueError(f"{type(sgd).__name__} has parameters this fastgd version does not know: "
                          f"{sorted(unknown)}; convert them by hand.")
     out = dict(FIXED)
+    if type(sgd).__name__ == "SGDClassifier":
+        out.update(CLASSIFIER_FIXED)
     for name, value in params.items():
         target = MAPPING[name][0]
         if target is not None and name not in ("learning_rate", "eta0"):
@@ -66,7 +71,9 @@ def fastgd_params(sgd):
         schedule = "constant"
     out["schedule"] = schedule
     if schedule == "optimal":
-        # scikit-learn's first step 1 / (alpha t0) = alpha**-0.25 at its own alpha; fastgd's
+        # scikit-learn's first step 1 / (alpha t0) = alpha**-0.25 / max(1, dloss(-alpha**-0.25, 1))
+        # at its own alpha: the divisor is 1 for every loss, whose slope there is negative (the
+        # prediction is on the wrong side of the target 1; no absolute value is taken); fastgd's
         # "auto" would take the doubled alpha's
         out["learning_rate"] = params["alpha"] ** -0.25 / 2 if half else "auto"
     else:
@@ -74,9 +81,19 @@ def fastgd_params(sgd):
     return out
 
 
+#: Why each of ``FIXED`` is set, for the README's table.
+FIXED_WHY = {"optimizer": "plain SGD, as scikit-learn's", "batch_size": "one row per update",
+             "sparse_intercept_decay": "the intercept's steps damped on sparse input, as "
+                                       "scikit-learn does (its ``SPARSE_INTERCEPT_DECAY``)",
+             "multi_class": "one-vs-rest for ``log_loss`` too (classifiers)"}
+
+
 def markdown_table():
-    """The README's table: each scikit-learn parameter, its fastgd counterpart and how it maps."""
+    """The README's table: each scikit-learn parameter, its fastgd counterpart and how it maps,
+    then what the conversion sets that scikit-learn has no parameter for."""
     lines = ["| scikit-learn | fastgd | how |", "|---|---|---|"]
     for name, (target, how) in MAPPING.items():
         lines.append(f"| `{name}` | {f'`{target}`' if target else '-'} | {how} |")
+    for name, value in {**FIXED, **CLASSIFIER_FIXED}.items():
+        lines.append(f"| - | `{name}={value!r}` | {FIXED_WHY[name]} |")
     return "\n".join(lines)

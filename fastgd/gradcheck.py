@@ -134,7 +134,7 @@ def _training_objective(estimator, X, y, sample_weight=None):
 
     def objective(P):
         total, G = loss_gradient(data, P, loss)
-        finish_gradient(G, P, n, l2, estimator.fit_intercept)
+        finish_gradient(G, P, n, l2, float(estimator.fit_intercept))
         W = P[:, :-1]
         G[:, :-1] += l1 * np.sign(W)
         return total / n + 0.5 * l2 * float(np.sum(W ** 2)) + l1 * float(np.abs(W).sum()), G

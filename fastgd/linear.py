@@ -159,7 +159,7 @@ class LinearEpochs(Epochs):
     kernels = linear_kernels
 
     def __init__(self, backend, X, Y, sw, P, state, *, loss, optimizer, hyper, alpha,
-                 fit_intercept, l1=0.0, average=0, l1_step=None):
+                 intercept_rate, l1=0.0, average=0, l1_step=None):
         if state.extra is None or state.extra[1].shape[0] not in (0, P.shape[0]) or (
                 state.extra[2].shape not in ((0, 0), P.shape)):
             state.extra = linear_kernels.penalty_state(P.shape, l1, average)
@@ -171,7 +171,7 @@ class LinearEpochs(Epochs):
         state.extra = (u, Q, A)
         self.l1 = l1
         super().__init__(backend, Data(X, Y, sw), P, state,
-                         lambda P, l2, decay: Linear(P, loss, fit_intercept, l2, decay,
+                         lambda P, l2, decay: Linear(P, loss, intercept_rate, l2, decay,
                                                      l1 if l1_step is None else l1_step, u, Q, A,
                                                      average),
                          optimizer=optimizer, hyper=hyper, alpha=alpha)
@@ -221,6 +221,7 @@ class _BaseGD(BaseGD):
 
     _family = "linear"
     _parameter_constraints = {**BaseGD._parameter_constraints, "fit_intercept": ["boolean"],
+                              "sparse_intercept_decay": [Interval(Real, 0, 1, closed="right")],
                               "backend": [StrOptions({backends.AUTO, *backends.LINEAR})],
                               "penalty": [StrOptions({"l2", "l1", "elasticnet"}), None],
                               "l1_ratio": [Interval(Real, 0, 1, closed="both")],
@@ -263,8 +264,14 @@ class _BaseGD(BaseGD):
                              "average.")
         return LinearEpochs(self._backend, X, Y, sw, P, self._state, loss=loss,
                             optimizer=self._optimizer, hyper=self._hyper(), alpha=l2,
-                            fit_intercept=self.fit_intercept, l1=l1, average=average,
+                            intercept_rate=self._intercept_rate(X), l1=l1, average=average,
                             l1_step=l1 / (1 - self.momentum) if rule.damped else l1)
+
+    def _intercept_rate(self, X):
+        """The factor of the intercept's gradient in the kernels (``Linear.intercept_rate``)."""
+        if not self.fit_intercept:
+            return 0.0
+        return float(self.sparse_intercept_decay) if sp.issparse(X) else 1.0
 
     def _takes_local_sgd(self):
         return not (self._penalties()[1] > 0 or self._average_start())
@@ -330,7 +337,7 @@ class _BaseGD(BaseGD):
         check_is_fitted(self)
         X = validate_input(self, X, reset=False)
         P = np.hstack([self.coef_.reshape(len(self.intercept_), -1), self.intercept_[:, None]])
-        model = Linear(P.astype(X.dtype), losses.Rule(0), self.fit_intercept, 0.0, 0.0)
+        model = Linear(P.astype(X.dtype), losses.Rule(0), self._intercept_rate(X), 0.0, 0.0)
         backend = self._backend
         return backend.forward(X, model, link, backend.threads())
 
@@ -374,6 +381,11 @@ _LINEAR_PARAMETERS = """\
         last parameters, not their mean.
     fit_intercept : bool
         Learn the intercept. When False it is held at ``intercept_init`` (default 0).
+    sparse_intercept_decay : float in (0, 1]
+        On sparse input, the intercept's gradient is multiplied by this: scikit-learn's SGD damps
+        the intercept's steps on sparse input by 0.01 (its ``SPARSE_INTERCEPT_DECAY``), since the
+        intercept is updated at every row where each weight is updated only at the rows that
+        store its feature. ``from_sklearn`` sets 0.01; the default 1 leaves it undamped.
 """ + COMMON_PARAMETERS.format(backend=backends.parameter_doc("linear"),
                                seeded="the shuffle and the validation split",
                                weights="``coef_`` and ``intercept_``", optimizer_epsilon="eps")
@@ -382,7 +394,8 @@ _LINEAR_PARAMETERS = """\
 _LINEAR_DEFAULTS = with_defaults(
     with_defaults(COMMON_DEFAULTS, "shuffle", penalty="l2"), "alpha", l1_ratio=0.15,
     epsilon=0.1, average=False)
-_LINEAR_DEFAULTS = {**with_defaults(_LINEAR_DEFAULTS, "beta_2", eps=1e-8), "fit_intercept": True}
+_LINEAR_DEFAULTS = {**with_defaults(_LINEAR_DEFAULTS, "beta_2", eps=1e-8), "fit_intercept": True,
+                    "sparse_intercept_decay": 1.0}
 
 
 class GDRegressor(RegressorMixin, _BaseGD):
@@ -469,7 +482,8 @@ class GDClassifier(ClassifierMixin, ClassifierTargets, _BaseGD):
     __doc__ = f"""Linear classifier trained by gradient descent, binary or multi-class.
 
     Two classes are one score ``z = x . w + b``; more are one score per class, trained jointly
-    through a softmax for ``log_loss`` and one-vs-rest for the other losses.
+    through a softmax for ``log_loss`` (``multi_class="multinomial"``) and one-vs-rest for the
+    other losses, and for ``log_loss`` with ``multi_class="ovr"`` (scikit-learn's SGD).
 
     Parameters
     ----------
@@ -481,6 +495,11 @@ class GDClassifier(ClassifierMixin, ClassifierTargets, _BaseGD):
         scikit-learn's (``modified_huber`` with its ``predict_proba``), the regression losses
         fitting the scores to -1 and 1 (``fastgd._kernels.losses`` has each formula).
 {_LINEAR_PARAMETERS}{CLASS_WEIGHT_PARAMETER}
+    multi_class : {{"multinomial", "ovr"}}
+        For ``log_loss`` with more than two classes: one softmax over the classes ("multinomial")
+        or one logistic regression per class against the rest ("ovr", what ``SGDClassifier`` does
+        and ``from_sklearn`` sets), whose ``predict_proba`` normalises the classes' sigmoids. The
+        other losses are one-vs-rest either way.
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
@@ -490,10 +509,12 @@ class GDClassifier(ClassifierMixin, ClassifierTargets, _BaseGD):
 
     _parameter_constraints = {**_BaseGD._parameter_constraints,
                               **ClassifierTargets._parameter_constraints,
-                              "loss": [StrOptions(set(losses.PUBLIC["classifier"]))]}
+                              "loss": [StrOptions(set(losses.PUBLIC["classifier"]))],
+                              "multi_class": [StrOptions({"multinomial", "ovr"})]}
     _sklearn_twin = "SGDClassifier"
 
-    __init__ = keyword_init({"loss": "log_loss"}, {**_LINEAR_DEFAULTS, "class_weight": None})
+    __init__ = keyword_init({"loss": "log_loss"}, {**_LINEAR_DEFAULTS, "class_weight": None,
+                                                   "multi_class": "multinomial"})
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None, coef_init=None, intercept_init=None):
@@ -505,6 +526,9 @@ class GDClassifier(ClassifierMixin, ClassifierTargets, _BaseGD):
 
     def _coef_shape(self, k, d):
         return (k, d)
+
+    def _loss(self, k):
+        return losses.rule(self.loss, 1 if self.multi_class == "ovr" else k, self._loss_epsilon())
 
     @dask_rows
     def decision_function(self, X):
@@ -537,7 +561,7 @@ class GDClassifier(ClassifierMixin, ClassifierTargets, _BaseGD):
         if len(self.classes_) == 2:
             p = self._forward(X, losses.SIGMOID)[:, 0]
             return np.column_stack([1 - p, p])
-        link = losses.LOSSES[losses.rule(self.loss, len(self.classes_)).code].proba_link
+        link = losses.LOSSES[self._loss(len(self.classes_)).code].proba_link
         if link == losses.SOFTMAX:
             return self._forward(X, losses.SOFTMAX)
         # the one-vs-rest sigmoids normalised in log space: far from every class each sigmoid

@@ -55,7 +55,7 @@ def test_forward_matches_reference(link, dtype, n, d, k, seed):
 
 def test_forward_functions_of_the_backends():
     X, _, _, P = make_problem(2, 3000, 6, 3, losses.SQUARED_ERROR, np.float64)
-    model = Linear(P, rule(losses.SOFTMAX_LOG_LOSS), True, 0.0, 0.0)
+    model = Linear(P, rule(losses.SOFTMAX_LOG_LOSS), 1.0, 0.0, 0.0)
     expected = linear.reference_forward(X, model, losses.SOFTMAX, 1)
     assert_close(expected, forward(X, P, losses.SOFTMAX), 0)
     for kernel, variant in ((_forward, "numba"), (_forward_parallel, "parallel")):
@@ -172,14 +172,14 @@ def test_flush_losses_is_the_reference_loss_sum(loss, dtype):
                      RTOL["numba", dtype])
 
 
-@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("intercept_rate", [1.0, 0.01, 0.0])
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_finish_gradient_matches_reference(fit_intercept, dtype):
+def test_finish_gradient_matches_reference(intercept_rate, dtype):
     _, _, _, P = make_problem(0, 1, 5, 3, losses.SQUARED_ERROR, dtype)
     G0 = np.random.default_rng(1).standard_normal(P.shape).astype(dtype)
     G_ref, G = G0.copy(), G0.copy()
-    finish_gradient(G_ref, P, 17, 0.3, fit_intercept)
-    linear._finish_gradient(G, P, 17, 0.3, fit_intercept)
+    finish_gradient(G_ref, P, 17, 0.3, intercept_rate)
+    linear._finish_gradient(G, P, 17, 0.3, intercept_rate)
     assert_close(G, G_ref, RTOL["numba", dtype])
 
 
@@ -319,10 +319,11 @@ SWEEP_PAIRS = [(losses.LOG_LOSS, optim.SGD), (losses.SQUARED_ERROR, optim.ADAM),
 @settings(max_examples=40, deadline=None)
 @given(pair=st.sampled_from(SWEEP_PAIRS), dtype=st.sampled_from(DTYPES), n=st.integers(1, 9000),
        d=st.integers(1, 20), k=st.integers(1, 3),
-       batch=st.sampled_from([1, 2, 31, 256, 4097, None]), fit_intercept=st.booleans(),
+       batch=st.sampled_from([1, 2, 31, 256, 4097, None]),
+       intercept_rate=st.sampled_from([1.0, 0.01, 0.0]),
        alpha=st.sampled_from([0.0, 0.01]), schedule=st.sampled_from(SCHEDULES),
        seed=st.integers(0, 2**31))
-def test_epoch_matches_reference(pair, dtype, n, d, k, batch, fit_intercept, alpha, schedule,
+def test_epoch_matches_reference(pair, dtype, n, d, k, batch, intercept_rate, alpha, schedule,
                                  seed):
     loss, opt = pair
     if batch == 1:
@@ -339,14 +340,14 @@ def test_epoch_matches_reference(pair, dtype, n, d, k, batch, fit_intercept, alp
         opt, 0.05 / (1 + 2 * float(np.max(np.sum(X.astype(float) ** 2, axis=1)))))
     S0 = optim.allocate_state(opt, P0.size, dtype)
     S0[:] = np.abs(np.random.default_rng(seed).standard_normal(S0.shape)) * 0.01
-    if not fit_intercept:  # an intercept that is never updated has no optimizer state
+    if not intercept_rate:  # an intercept that is never updated has no optimizer state
         S0.reshape(-1, k, d + 1)[:, :, -1] = 0
     rate = Rate(schedule, lr, schedule_hyper(0.5, 10 * -(-n // batch), 0.5))
 
     def epoch(kernel, threads):
         P, S = P0.copy(), S0.copy()
         total, step = kernel(Data(X, Y, sw), order,
-                             Linear(P, rule(loss), fit_intercept, l2, decay),
+                             Linear(P, rule(loss), intercept_rate, l2, decay),
                              Update(opt, S, HYPER), rate, batch, 3, threads)
         return total, step, P, S
 
@@ -359,7 +360,7 @@ def test_epoch_matches_reference(pair, dtype, n, d, k, batch, fit_intercept, alp
         assert_close(total, total_ref, RTOL[variant, dtype])
         assert_close(P, P_ref, RTOL[variant, dtype])
         assert_close(S, S_ref, RTOL[variant, dtype])
-        if not fit_intercept:
+        if not intercept_rate:
             np.testing.assert_array_equal(P[:, -1], P0[:, -1])
 
 
@@ -384,7 +385,7 @@ def test_pairs_match_reference(pair, batch):
 
     def run(kernel):
         P, S = P0.copy(), S0.copy()
-        total, step = kernel(data, order, Linear(P, rule(loss), False, l2, decay),
+        total, step = kernel(data, order, Linear(P, rule(loss), 0.0, l2, decay),
                              Update(opt, S, HYPER), rate, batch, 3, 1)
         return total, step, P, S
 
@@ -414,11 +415,11 @@ def test_step_kernels_on_a_part_match_reference(kernel):
     P_ref, S_ref = P0.copy(), S0.copy()
     sub = Data(np.ascontiguousarray(X[rows]), Y[rows], sw[rows])
     total_ref, step_ref = run_epoch(sub, np.arange(hi - lo, dtype=np.int64),
-                                    Linear(P_ref, loss, True, 0.01, 0.0),
+                                    Linear(P_ref, loss, 1.0, 0.01, 0.0),
                                     Update(opt, S_ref, HYPER), rate, batch, 3, 1)
     P, S = P0.copy(), S0.copy()
     total, step = getattr(linear, kernel)(Data(X, Y, sw), order, lo, hi,
-                                          Linear(P, loss, True, 0.01, 0.0), Update(opt, S, HYPER),
+                                          Linear(P, loss, 1.0, 0.01, 0.0), Update(opt, S, HYPER),
                                           rate, batch, 3, 1)
     assert step == step_ref == 3 + -(-(hi - lo) // batch)
     assert_close(total, total_ref, RTOL["numba", np.float64])
@@ -430,7 +431,7 @@ def test_epoch_kernel_compiles_its_own_path_only():
     """The path is chosen in Python (``epoch_kernel``): each batch mode, input and penalty has its
     own build, and the builds without a penalty hold no penalty code."""
     X, Y, sw, P = make_problem(0, 5000, 4, 1, losses.LOG_LOSS, np.float64)
-    data, model = Data(X, Y, sw), Linear(P, rule(losses.LOG_LOSS), True, 0.0, 0.0)
+    data, model = Data(X, Y, sw), Linear(P, rule(losses.LOG_LOSS), 1.0, 0.0, 0.0)
     sgd, adam = Update(optim.SGD, np.zeros((0, 5)), HYPER), Update(optim.ADAM, np.zeros((2, 5)),
                                                                   HYPER)
     pick = lambda update_, batch, threaded, model=model, data=data: linear.epoch_kernel(
@@ -468,9 +469,9 @@ def test_parallel_split_of_large_batches_matches_reference(loss, dtype, batch):
     rate = Rate(optim.CONSTANT, 0.01, schedule_hyper(0.25, 1.0))
     P_ref, P = P0.copy(), P0.copy()
     loss = rule(loss)
-    total_ref, _ = run_epoch(Data(X, Y, sw), order, Linear(P_ref, loss, True, 0.01, 0.0),
+    total_ref, _ = run_epoch(Data(X, Y, sw), order, Linear(P_ref, loss, 1.0, 0.01, 0.0),
                              Update(optim.SGD, S, HYPER), rate, batch, 0, 1)
-    total, _ = _run_epoch_parallel(Data(X, Y, sw), order, Linear(P, loss, True, 0.01, 0.0),
+    total, _ = _run_epoch_parallel(Data(X, Y, sw), order, Linear(P, loss, 1.0, 0.01, 0.0),
                                    Update(optim.SGD, S, HYPER), rate, batch, 0, 2)
     assert_close(total, total_ref, RTOL["parallel", dtype])
     assert_close(P, P_ref, RTOL["parallel", dtype])
@@ -486,4 +487,4 @@ def test_unknown_codes_are_refused_before_any_kernel(loss, opt, message):
     """A rule or update of an unknown code cannot be made, so no epoch kernel can be called with
     one."""
     with pytest.raises(ValueError, match=message):
-        Linear(np.zeros((1, 4)), rule(loss), True, 0.0, 0.0), Update(opt, np.zeros((2, 4)), HYPER)
+        Linear(np.zeros((1, 4)), rule(loss), 1.0, 0.0, 0.0), Update(opt, np.zeros((2, 4)), HYPER)

@@ -326,7 +326,7 @@ def test_an_unknown_link_is_refused_before_any_kernel(link):
     Z = np.random.default_rng(0).standard_normal((5, 2))
     with pytest.raises(ValueError, match="unknown link"):
         losses.apply_link(link, Z)
-    model = Linear(np.zeros((2, 3)), rule(losses.LOG_LOSS), True, 0.0, 0.0)
+    model = Linear(np.zeros((2, 3)), rule(losses.LOG_LOSS), 1.0, 0.0, 0.0)
     for backend in backends.LINEAR.values():
         with pytest.raises(ValueError, match="unknown link"):
             backend.forward(Z, model, link, 1)

@@ -80,7 +80,9 @@ _penalise = _part = _local_step = None
 
 class Linear(NamedTuple):
     """A linear model as the kernels train it: parameters ``P`` (k, d + 1), the loss (a
-    :class:`~fastgd._kernels.losses.Rule`), whether the intercept is learned, the L2 penalty
+    :class:`~fastgd._kernels.losses.Rule`), the factor of the intercept's gradient
+    ``intercept_rate`` (0 when the intercept is not learned, 1, or scikit-learn's damping of it on
+    sparse input), the L2 penalty
     ``alpha`` in the gradient, the decoupled weight decay ``decay`` (AdamW's), the L1 penalty
     ``l1`` with its cumulative state (``u`` (1,) and ``Q`` (k, d), see ``data.row_truncate``),
     and the running average ``A`` (k, d + 1) of the parameters after every update from update
@@ -89,7 +91,7 @@ class Linear(NamedTuple):
 
     P: np.ndarray
     loss: tuple
-    fit_intercept: bool
+    intercept_rate: float
     alpha: float
     decay: float
     l1: float = 0.0
@@ -127,13 +129,12 @@ def loss_gradient(data, P, loss):
     return float(sw @ L.sum(axis=1)), G
 
 
-def finish_gradient(G, P, n_rows, alpha, fit_intercept):
-    """Turn a summed gradient into the mean plus the L2 term ``alpha * W`` (the intercept is not
-    penalised, and has no gradient when it is not fitted)."""
+def finish_gradient(G, P, n_rows, alpha, intercept_rate):
+    """Turn a summed gradient into the mean plus the L2 term ``alpha * W``; the intercept's is
+    not penalised but multiplied by ``intercept_rate`` (0: not fitted)."""
     G /= n_rows
     G[:, :-1] += alpha * P[:, :-1]
-    if not fit_intercept:
-        G[:, -1] = 0
+    G[:, -1] = G[:, -1] * intercept_rate if intercept_rate else 0
 
 
 def l1_prox(model, lr):
@@ -184,7 +185,7 @@ def run_epoch(data, order, model, update_, rate, batch_size, step, n_threads):
     ``(sum of weighted losses, step)``.
     """
     X, Y, sw = data
-    P, loss, fit_intercept, alpha, decay = model[:5]
+    P, loss, intercept_rate, alpha, decay = model[:5]
     n = len(order)
     total = 0.0
     for lo in range(0, n, batch_size):
@@ -194,7 +195,7 @@ def run_epoch(data, order, model, update_, rate, batch_size, step, n_threads):
         else:
             batch_loss, G = loss_gradient(Data(X[rows], Y[rows], sw[rows]), P, loss)
         total += batch_loss
-        finish_gradient(G, P, rows.size, alpha, fit_intercept)
+        finish_gradient(G, P, rows.size, alpha, intercept_rate)
         step += 1
         lr = step_rate(rate.schedule, rate.lr, step, rate.hyper)
         P[:, :-1] *= 1 - lr * decay
@@ -422,13 +423,13 @@ _accumulate_call = jit(renamed(_accumulate_body, "_accumulate_call"))
 
 
 @jit_inline
-def _finish_gradient(G, P, n_rows, alpha, fit_intercept):
+def _finish_gradient(G, P, n_rows, alpha, intercept_rate):
     k, d1 = P.shape
     inv = G.dtype.type(1.0 / n_rows)
     for c in range(k):
         for j in range(d1 - 1):
             G[c, j] = G[c, j] * inv + alpha * P[c, j]
-        G[c, d1 - 1] = G[c, d1 - 1] * inv if fit_intercept else 0
+        G[c, d1 - 1] = G[c, d1 - 1] * inv * intercept_rate if intercept_rate else 0
 
 
 @jit_inline
@@ -509,8 +510,8 @@ def _row_step(update_, model, X, row, D, lr, step, scratch):
             for c in range(P.shape[0]):
                 g = lr * D[c]
                 row_scaled_axpy(X, row, keep, g, P, c)
-                if model.fit_intercept:
-                    P[c, d] -= g
+                if model.intercept_rate:
+                    P[c, d] -= g * model.intercept_rate
         return sgd
 
     def general(update_, model, X, row, D, lr, step, scratch):
@@ -522,7 +523,7 @@ def _row_step(update_, model, X, row, D, lr, step, scratch):
             for j in range(d):
                 G_row[c, j] = alpha * P[c, j]
             row_axpy(X, row, D[c], G_row, c)
-            G_row[c, d] = D[c] if model.fit_intercept else 0
+            G_row[c, d] = D[c] * model.intercept_rate if model.intercept_rate else 0
         if model.decay != 0:
             shrink = 1 - lr * model.decay
             for c in range(k):
@@ -594,8 +595,8 @@ def _scaled_sgd_body(data, order, lo, hi, model, update_, rate, batch_size, step
     unsigned, which spares numba's check for negative indices at every stored value."""
     X, Y, sw = data
     values, columns, starts = X.data, X.indices, X.indptr
-    P, loss, fit_intercept, alpha, decay = model.P, model.loss, model.fit_intercept, model.alpha, \
-        model.decay
+    P, loss, intercept_rate, alpha, decay = (model.P, model.loss, model.intercept_rate,
+                                             model.alpha, model.decay)
     k, d1 = P.shape
     d = d1 - 1
     blocks = _blocks(_scratch(1, P)[1], 0)
@@ -648,8 +649,8 @@ def _scaled_sgd_body(data, order, lo, hi, model, update_, rate, batch_size, step
                 a = P.dtype.type(-g / scale)
                 for p in range(p0, p1):
                     P[c, np.uint64(columns[p])] += a * values[p]
-                if fit_intercept:
-                    P[c, d] -= g
+                if intercept_rate:
+                    P[c, d] -= g * intercept_rate
             if l1 > 0:  # the columns the row touched, as scikit-learn does for sparse rows
                 for c in range(k):
                     for p in range(p0, p1):
@@ -685,7 +686,7 @@ def _descend(model, update_, rate, G, flat, n_rows, step):
     batch costs atomic reference counting. Returns the learning rate."""
     P, decay = model.P, model.decay
     k, d1 = P.shape
-    _finish_gradient(G, P, n_rows, model.alpha, model.fit_intercept)
+    _finish_gradient(G, P, n_rows, model.alpha, model.intercept_rate)
     lr = _step_rate(rate.schedule, rate.lr, step, rate.hyper)
     if decay != 0:
         shrink = 1 - lr * decay
@@ -950,8 +951,8 @@ def _local_sgd_body(data, order, model, loss, update_, rate, batch_size, step, n
     n_rounds = -(-most_rows // sync)
     X_parts, Y, sw = input_parts(data.X), data.Y, data.sw
     # prange cannot take the model, a tuple of mixed types: rebuilt in the loop
-    fit_intercept, alpha, decay, u, Q, A = (model.fit_intercept, model.alpha, model.decay,
-                                            model.u, model.Q, model.A)
+    intercept_rate, alpha, decay, u, Q, A = (model.intercept_rate, model.alpha, model.decay,
+                                             model.u, model.Q, model.A)
     for r in range(n_rounds):
         for t in prange(n_threads):
             thread_data = Data(input_from_parts(X_parts), Y, sw)
@@ -963,7 +964,7 @@ def _local_sgd_body(data, order, model, loss, update_, rate, batch_size, step, n
                 part_loss, _ = _local_step(
                     thread_data, order, lo, hi,
                     # the estimators refuse L1 and averaging with this backend
-                    Linear(P_t, loss, fit_intercept, alpha, decay, 0.0, u, Q, A, 0),
+                    Linear(P_t, loss, intercept_rate, alpha, decay, 0.0, u, Q, A, 0),
                     with_state(update_, S_t), rate, batch_size,
                     step + r * (sync // batch_size) * n_threads + t, n_threads)
                 totals[t] += part_loss
