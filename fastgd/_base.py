@@ -196,9 +196,9 @@ class BaseGD(BaseEstimator):
         """Validate, then set up what ``fit`` trains: returns ``(X, Y, sw, P, loss, rng,
         validation, history, largest_squared_norm)``."""
         X, y = validate_input(self, X, y, ensure_all_finite=False, **self._y_options())
-        self._choose_backend(X.shape[0])
         self._rng = rng = check_random_state(self.random_state)
         Y, loss, class_sw = self._targets(y, X.dtype, first_call=True)
+        self._choose_backend(X.shape[0], self._per_class(Y, loss))
         sw = self._sample_weight(sample_weight, X, class_sw)
         norms = self._row_norms(X, sw)
         warm = self.warm_start and hasattr(self, "_state") and self._same_shape(Y.shape[1], X.shape[1])
@@ -236,7 +236,7 @@ class BaseGD(BaseEstimator):
         sw = self._sample_weight(sample_weight, X, class_sw)
         largest, steepest = self._row_norms(X, sw)
         if first_call:
-            self._choose_backend(X.shape[0])
+            self._choose_backend(X.shape[0], self._per_class(Y, loss))
             self._rng = check_random_state(self.random_state)
             P = self._initial_params(X.dtype, Y.shape[1], X.shape[1], warm=False)
             self._state = OptimizerState(optim.allocate_state(self._optimizer, P.size, X.dtype))
@@ -305,10 +305,16 @@ class BaseGD(BaseEstimator):
         name = self.backend_ if self.backend == backends.AUTO else self.backend
         return backends.get(self._family, name)
 
-    def _choose_backend(self, n):
-        """Set ``backend_`` for a fit of ``n`` rows."""
+    def _choose_backend(self, n, per_class=False):
+        """Set ``backend_`` for a fit of ``n`` rows (``per_class``: see :meth:`_per_class`)."""
         self.backend_ = self.backend if self.backend != backends.AUTO else backends.choose(
-            self._family, n, self.batch_size, numba.get_num_threads(), self._takes_local_sgd())
+            self._family, n, self.batch_size, numba.get_num_threads(), self._takes_local_sgd(),
+            per_class)
+
+    def _per_class(self, Y, loss):
+        """Whether each output of the targets ``Y`` trains apart, over its own order of the rows
+        (the linear classifiers' one-vs-rest SGD)."""
+        return False
 
     def _takes_local_sgd(self):
         """Whether the model can train by local SGD (see ``backends.choose``)."""

@@ -107,7 +107,8 @@ class Epochs:
         return bool(np.isfinite(scores).all())
 
     def new_order(self, n):
-        """The order of the rows that :meth:`run` takes, ``train`` shuffles."""
+        """The order of the rows that :meth:`run` takes, ``train`` shuffles: (n,), or (k, n) for a
+        model that trains each of its ``k`` outputs over an order of its own."""
         return np.arange(n, dtype=np.int64)
 
     def run(self, order, batch, lr, schedule, schedule_hyper):
@@ -258,7 +259,11 @@ def _train(model, n, schedule, stopping, *, epochs, batch_size, shuffle, rng, ca
     for e in range(epochs):
         largest_before = float(np.abs(P).max(initial=0.0))
         if shuffle and batch < n:
-            rng.shuffle(order)
+            if order.ndim == 1:
+                rng.shuffle(order)
+            else:  # one order per output, each shuffled on its own
+                for output_order in order:
+                    rng.shuffle(output_order)
         lr, schedule_code, schedule_hyper = schedule.for_epoch(e, n_batches)
         penalty = model.penalty()
         # a diverging run is reported below, with its epoch, instead of as NumPy overflow warnings

@@ -35,8 +35,8 @@ MAPPING = {
     "class_weight": ("class_weight", "the same"),
     "warm_start": ("warm_start", "the same"),
     "average": ("average", "the same: True or the update to start averaging from"),
-    "n_jobs": (None, "no counterpart: fastgd trains all classes in one pass, on ``backend``'s "
-                     "threads"),
+    "n_jobs": (None, "no counterpart: a threaded ``backend`` trains the classes on its threads, "
+                     "as ``n_jobs`` does"),
 }
 
 #: What the conversion fixes: scikit-learn's SGD is plain SGD on one row at a time, and it damps

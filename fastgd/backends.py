@@ -86,12 +86,15 @@ def get(family, name):
 AUTO = "auto"
 
 
-def choose(family, n, batch_size, threads, local_sgd=True):
+def choose(family, n, batch_size, threads, local_sgd=True, per_class=False):
     """The backend that ``backend="auto"`` trains ``n`` rows with, ``batch_size`` rows per update
     (None: full batch) on ``threads`` of numba's threads; ``local_sgd=False`` where the model
-    needs what local SGD lacks (an L1 penalty, averaging).
+    needs what local SGD lacks (an L1 penalty, averaging); ``per_class`` where each output trains
+    apart (one-vs-rest SGD, ``linear.LinearEpochs``).
 
     - One thread: ``numba``.
+    - Outputs that train apart: ``parallel``, which trains one per thread (the serial SGD's
+      result, as ``numba``'s, in a fraction of its time).
     - Batches that ``parallel`` splits across the threads (``config.MIN_ROWS_PER_THREAD`` rows
       each, so full batches from 4,096 rows on two threads): ``parallel``.
     - Linear models with batches of at most ``config.AUTO_LOCAL_SGD_MAX_BATCH`` rows on at least
@@ -102,6 +105,8 @@ def choose(family, n, batch_size, threads, local_sgd=True):
     batch = n if batch_size is None else min(batch_size, n)
     if threads <= 1:
         return "numba"
+    if per_class:
+        return "parallel"
     if batch >= 2 * config.MIN_ROWS_PER_THREAD:
         return "parallel"
     if (local_sgd and "local_sgd" in FAMILIES[family] and batch <= config.AUTO_LOCAL_SGD_MAX_BATCH

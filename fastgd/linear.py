@@ -1,5 +1,6 @@
 """Linear models trained by gradient descent: :class:`GDRegressor` and :class:`GDClassifier`."""
 
+from concurrent.futures import ThreadPoolExecutor
 from numbers import Integral, Real
 
 import numba
@@ -20,6 +21,7 @@ from ._kernels import linear as linear_kernels
 from ._kernels import losses, optim
 from ._kernels.data import Data, kernel_data, row_norm_maxima
 from ._kernels.linear import Linear, _loss_gradient, loss_gradient, scratch
+from ._kernels.optim import Rate, Update
 
 #: Scores bounded below this share of the dtype's largest value are finite, whatever the rounding.
 SCORE_BOUND_SHARE = 0.5
@@ -154,12 +156,16 @@ class LinearEpochs(Epochs):
     ``l1_step`` is the L1 strength the kernels apply after each step: ``l1`` for plain SGD, and
     ``l1 / (1 - momentum)`` for momentum and nesterov, whose steps settle at ``1 / (1 - momentum)``
     times the gradient's, so that the soft-thresholding keeps pace and the fixed point is the
-    penalised optimum."""
+    penalised optimum.
+
+    ``per_class``: each output is a model of its own trained over its own order of the rows
+    (one-vs-rest as scikit-learn's SGD trains it), one output at a time, or on a threaded backend
+    one output per thread, each by the serial kernel."""
 
     kernels = linear_kernels
 
     def __init__(self, backend, X, Y, sw, P, state, *, loss, optimizer, hyper, alpha,
-                 intercept_rate, l1=0.0, average=0, l1_step=None):
+                 intercept_rate, l1=0.0, average=0, l1_step=None, per_class=False):
         if state.extra is None or state.extra[1].shape[0] not in (0, P.shape[0]) or (
                 state.extra[2].shape not in ((0, 0), P.shape)):
             state.extra = linear_kernels.penalty_state(P.shape, l1, average)
@@ -169,7 +175,7 @@ class LinearEpochs(Epochs):
         if average and A.shape != P.shape:
             A = np.zeros(P.shape)
         state.extra = (u, Q, A)
-        self.l1 = l1
+        self.l1, self.per_class, self._class_targets = l1, per_class, None
         super().__init__(backend, Data(X, Y, sw), P, state,
                          lambda P, l2, decay: Linear(P, loss, intercept_rate, l2, decay,
                                                      l1 if l1_step is None else l1_step, u, Q, A,
@@ -180,6 +186,45 @@ class LinearEpochs(Epochs):
         W = self.params[:, :-1]
         value = 0.5 * self.alpha * float(np.sum(W * W)) if self.alpha else 0.0
         return value + (self.l1 * float(np.abs(W).sum()) if self.l1 else 0.0)
+
+    def new_order(self, n):
+        order = super().new_order(n)
+        return np.tile(order, (self.params.shape[0], 1)) if self.per_class else order
+
+    def run(self, order, batch, lr, schedule, schedule_hyper):
+        if order.ndim == 1:
+            return super().run(order, batch, lr, schedule, schedule_hyper)
+        X, Y, sw = self.data
+        k, d1 = self.params.shape
+        if self._class_targets is None:  # an output's column of Y, contiguous as kernels take it
+            self._class_targets = [np.ascontiguousarray(Y[:, c:c + 1]) for c in range(k)]
+        model, state = self.model, self.state
+        slots = state.S.reshape(-1, k, d1)
+        rate = Rate(schedule, lr, schedule_hyper)
+        threads = min(self.backend.threads(), k)
+        epoch = self.backend.epoch if threads == 1 else linear_kernels._run_epoch
+
+        def train_class(c):
+            # its own copies of the state shared by the outputs: the L1 penalty's running total
+            # (the same after every output's epoch) and the optimizer's state, whose slice is
+            # not contiguous
+            S = np.ascontiguousarray(slots[:, c])
+            one = model._replace(P=self.params[c:c + 1], u=model.u.copy(),
+                                 Q=model.Q[c:c + 1] if model.Q.size else model.Q,
+                                 A=model.A[c:c + 1] if model.A.size else model.A)
+            total, step = epoch(Data(X, self._class_targets[c], sw), order[c], one,
+                                Update(self.optimizer, S, self.hyper), rate, batch, state.step, 1)
+            slots[:, c] = S
+            return total, step, one.u
+
+        if threads == 1:
+            results = [train_class(c) for c in range(k)]
+        else:  # the kernels release the GIL
+            with ThreadPoolExecutor(threads) as pool:
+                results = list(pool.map(train_class, range(k)))
+        model.u[:] = results[0][2]
+        state.step = results[0][1]
+        return sum(total for total, _, _ in results)
 
     def averaged(self):
         """Whether the parameters that predict are the average (its first update has passed)."""
@@ -265,6 +310,7 @@ class _BaseGD(BaseGD):
         return LinearEpochs(self._backend, X, Y, sw, P, self._state, loss=loss,
                             optimizer=self._optimizer, hyper=self._hyper(), alpha=l2,
                             intercept_rate=self._intercept_rate(X), l1=l1, average=average,
+                            per_class=self._per_class(Y, loss),
                             l1_step=l1 / (1 - self.momentum) if rule.damped else l1)
 
     def _intercept_rate(self, X):
@@ -529,6 +575,12 @@ class GDClassifier(ClassifierMixin, ClassifierTargets, _BaseGD):
 
     def _loss(self, k):
         return losses.rule(self.loss, 1 if self.multi_class == "ovr" else k, self._loss_epsilon())
+
+    def _per_class(self, Y, loss):
+        # one-vs-rest SGD as scikit-learn's: each class over its own shuffle, where one order for
+        # all let the classes of the last rows seen gain together (20 hashed-text classes: 3.6
+        # points less accurate)
+        return Y.shape[1] > 1 and loss.code != losses.SOFTMAX_LOG_LOSS and self.batch_size == 1
 
     @dask_rows
     def decision_function(self, X):

@@ -104,6 +104,8 @@ def test_auto_chooses_by_the_documented_rule():
     assert backends.choose("linear", many - 1, 1, 2) == "numba"
     assert backends.choose("linear", many, batch + 1, 2) == "numba"
     assert backends.choose("linear", many, 1, 2, local_sgd=False) == "numba"
+    assert backends.choose("linear", 100, 1, 2, per_class=True) == "parallel"
+    assert backends.choose("linear", many, 1, 1, per_class=True) == "numba"
     assert backends.choose("mlp", many, 1, 2) == "numba"
     assert backends.choose("mlp", many, None, 2) == "parallel"
 

@@ -48,8 +48,9 @@ def cache_dir(tmp_path_factory):
 
 
 #: kernels of other paths, losses and optimizers, which the fits above must not compile
-OTHER_PATHS = {"_run_batches", "_run_whole_batch", "_storage_order_body", "_scaled_sgd_body",
-               "_after_update", "_run_batches_parallel", "_local_sgd_rows"}
+OTHER_PATHS = {"_run_batches", "_run_whole_batch", "_storage_order_body", "_run_scaled_sgd",
+               "_run_scaled_sgd_averaged", "_after_update", "_run_batches_parallel",
+               "_local_sgd_rows"}
 
 
 def test_a_fit_compiles_its_own_path_only(cache_dir):
@@ -59,7 +60,8 @@ def test_a_fit_compiles_its_own_path_only(cache_dir):
     assert "_storage_order_body" in compiled["full batch"]
     assert not (OTHER_PATHS - {"_run_whole_batch", "_storage_order_body"}) & set(
         compiled["full batch"])
-    assert "_scaled_sgd_body" in compiled["csr"]
+    assert "_run_scaled_sgd" in compiled["csr"]
+    assert "_run_scaled_sgd_averaged" not in compiled["csr"]
     assert "_storage_order_body" not in compiled["csr"]
     for name in ("sgd", "full batch", "csr"):  # log_loss and sgd: no other loss's or optimizer's
         assert not {"_hinge_derivative", "_huber_loss", "_adam_element"} & set(compiled[name])

@@ -91,17 +91,20 @@ def test_from_sklearn_takes_scikit_learns_steps(sgd_class, params):
 
 
 #: every loss of ``SGDClassifier`` on CSR rows, two and three classes in turn (log_loss with three,
-#: one-vs-rest as scikit-learn's), with an intercept and the "optimal" schedule
-CSR_OPTIMAL_CASES = [(loss, 3 if loss == "log_loss" else 2 + i % 2)
+#: one-vs-rest as scikit-learn's), with an intercept and the "optimal" schedule; every third
+#: averaged, from the first update or the 50th
+CSR_OPTIMAL_CASES = [(loss, 3 if loss == "log_loss" else 2 + i % 2, (False, True, 50)[i % 3])
                      for i, loss in enumerate(CLASSIFIER_LOSSES)]
 
 
-@pytest.mark.parametrize("loss, classes", CSR_OPTIMAL_CASES,
-                         ids=[f"{loss}-{k}" for loss, k in CSR_OPTIMAL_CASES])
-def test_from_sklearn_is_exact_on_csr_with_an_intercept_and_the_optimal_schedule(loss, classes):
+@pytest.mark.parametrize("loss, classes, average", CSR_OPTIMAL_CASES,
+                         ids=[f"{loss}-{k}-{a}" for loss, k, a in CSR_OPTIMAL_CASES])
+def test_from_sklearn_is_exact_on_csr_with_an_intercept_and_the_optimal_schedule(loss, classes,
+                                                                                 average):
     """On sparse rows scikit-learn damps the intercept's steps (by 0.01), starts "optimal" at
-    ``alpha**-0.25`` for every loss and trains one model per class, log_loss included:
-    ``from_sklearn`` takes the same steps, to scikit-learn's weights after three epochs."""
+    ``alpha**-0.25`` for every loss, trains one model per class, log_loss included, and keeps its
+    average lazily: ``from_sklearn`` takes the same steps, to scikit-learn's weights after three
+    epochs."""
     rng = np.random.default_rng(1)
     X = sp.random(300, 40, density=0.2, format="csr", random_state=2,
                   data_rvs=rng.standard_normal)
@@ -109,13 +112,37 @@ def test_from_sklearn_is_exact_on_csr_with_an_intercept_and_the_optimal_schedule
         np.asarray(X @ rng.standard_normal(40)) > 0).astype(int)
     # alpha 0.1, a first step of 1.8: from 0.01 on (3.2) squared_hinge diverges in scikit-learn
     sgd = fit_quietly(SGDClassifier(loss=loss, learning_rate="optimal", alpha=0.1, max_iter=3,
-                                    tol=None, shuffle=False), X, y)
+                                    tol=None, shuffle=False, average=average), X, y)
     ours = GDClassifier.from_sklearn(sgd).fit(X, y)
     assert ours.coef_.shape == sgd.coef_.shape
     assert_close(ours.coef_, sgd.coef_, 1e-9)
     assert_close(ours.intercept_, sgd.intercept_, 1e-9)
     if loss == "log_loss":
         assert_close(ours.predict_proba(X), sgd.predict_proba(X), 1e-9)
+
+
+def test_one_vs_rest_classes_train_apart_each_over_its_own_order():
+    """At batch size 1 a one-vs-rest model trains each class as scikit-learn does: the binary
+    problem of that class alone, over an order of the rows of its own, the same on one thread and
+    with the classes spread over two."""
+    rng = np.random.default_rng(3)
+    X = sp.random(200, 30, density=0.3, format="csr", random_state=4,
+                  data_rvs=rng.standard_normal)
+    y = (X @ rng.standard_normal((30, 3))).argmax(axis=1)
+    sgd = SGDClassifier(loss="hinge", alpha=0.01, learning_rate="constant", eta0=0.05)
+    orders = np.array([rng.permutation(len(y)) for _ in range(3)])
+    hyper = np.array([0.25, 1.0, 0.01])
+    trained = {}
+    for backend in ("numba", "parallel"):
+        epochs = GDClassifier.from_sklearn(sgd).set_params(backend=backend)._epochs_for(X, y)
+        assert epochs.new_order(len(y)).shape == orders.shape
+        epochs.run(orders.copy(), 1, 0.05, optim.CONSTANT, hyper)
+        trained[backend] = epochs.params
+    np.testing.assert_array_equal(trained["parallel"], trained["numba"])
+    for c in range(3):
+        binary = GDClassifier.from_sklearn(sgd)._epochs_for(X, (y == c).astype(int))
+        binary.run(orders[c].copy(), 1, 0.05, optim.CONSTANT, hyper)
+        assert_close(trained["numba"][c], binary.params[0], 1e-12)
 
 
 def test_averaging_with_l1_averages_the_truncated_weights():
@@ -164,11 +191,14 @@ def asgd_reference(X, y, est, l1=0.0, l2=0.0):
 
 
 @pytest.mark.parametrize("average", [True, 1, 150, 700])
-@pytest.mark.parametrize("backend", ["numba", "numpy"])
-def test_averaged_sgd_matches_a_numpy_reference(average, backend):
+@pytest.mark.parametrize("backend, sparse", [("numba", False), ("numpy", False), ("numba", True)])
+def test_averaged_sgd_matches_a_numpy_reference(average, backend, sparse):
+    """Dense rows take the running mean at every update; CSR rows scikit-learn's lazy one, which
+    touches only the row's columns."""
     X, _, y = sparse_problem(1, n=200, d=5)
+    X[np.abs(X) < 0.5] = 0
     est = GDRegressor(average=average, alpha=0.02, epochs=3, shuffle=False, learning_rate=0.005,
-                      backend=backend).fit(X, y)
+                      backend=backend).fit(sp.csr_matrix(X) if sparse else X, y)
     P, A = asgd_reference(X, y, est, l2=0.02)
     averaged = int(average) <= 3 * len(y)
     assert_close(est.coef_, (A if averaged else P)[0, :-1], 1e-10)
@@ -194,7 +224,7 @@ def test_penalty_and_average_kernels_match_reference(batch_size, opt, dtype, spa
     """One epoch with L1 (cumulative under ``PROX_L1_MIN_ROWS`` rows a batch, proximal above and
     for the full batch of 120) and averaging from update 3: the compiled serial and parallel
     epochs against ``linear.run_epoch``, for dense and CSR rows, plain SGD (CSR: the running-scale
-    kernel below 32 rows, without averaging) and Adam."""
+    kernel below 32 rows, its lazy average too) and Adam."""
     rng = np.random.default_rng(batch_size)
     X = rng.standard_normal((120, 6)) * (rng.random((120, 6)) < (0.5 if sparse else 1.1))
     X = X.astype(dtype)
@@ -204,8 +234,6 @@ def test_penalty_and_average_kernels_match_reference(batch_size, opt, dtype, spa
     data_X = sp.csr_matrix(X) if sparse else X
     rtol = 1e-9 if dtype == np.float64 else 2e-4
     for average in (0, 3):
-        if sparse and opt == optim.SGD and batch_size < 32 and average:
-            continue  # not a path of its own: averaging leaves the running-scale kernel
         results = []
         for epoch in (linear.run_epoch, linear._run_epoch, linear._run_epoch_parallel):
             P = np.full((1, 7), 0.05, dtype=dtype)

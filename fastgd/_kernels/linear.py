@@ -74,8 +74,8 @@ from .optim import SGD, _step_rate, apply_update, plain_sgd_type, step_rate, upd
 
 #: The functions that each build of a body binds (``config.specialised``, see the end of this
 #: module): the L1 penalty and averaging or nothing, a parallel split's part kernel, local SGD's
-#: step kernel. Unbound here: a body compiled as it is fails to type, it cannot run the wrong one.
-_penalise = _part = _local_step = None
+#: step kernel, whether sparse SGD averages. Unbound here: a body compiled as it is fails to type, it cannot run the wrong one.
+_penalise = _part = _local_step = _averaged = None
 
 
 class Linear(NamedTuple):
@@ -589,6 +589,11 @@ def _scaled_sgd_body(data, order, lo, hi, model, update_, rate, batch_size, step
     below ``FOLD_SCALE`` and at the end. The rows' losses wait in block buffers as in
     :func:`_accumulate_body`. ``update_`` is plain SGD's. Returns ``(loss sum, step)``.
 
+    The build with ``_averaged`` keeps the average of the weights lazily too, as scikit-learn's
+    ``WeightVector`` does: between folds the average is ``(A + a P) / b`` for two numbers ``a``
+    and ``b``, so that an update changes ``A`` only where it changes ``P`` (see
+    :func:`_average_scaled`).
+
     The loops over a row's stored values are written out here rather than through the row
     functions of ``data.py``: the CSR's arrays are bound once, since each binding inside the row
     loop costs a reference count taken and dropped per row, and positions and columns are
@@ -601,10 +606,11 @@ def _scaled_sgd_body(data, order, lo, hi, model, update_, rate, batch_size, step
     d = d1 - 1
     blocks = _blocks(_scratch(1, P)[1], 0)
     Zp, Yp, Wp, Dp = blocks.Zp, blocks.Yp, blocks.Wp, blocks.D
-    l1, u, Q = model.l1, model.u, model.Q
+    l1, u, Q, A = model.l1, model.u, model.Q, model.A
     D = np.empty(max(1, min(batch_size, hi - lo)) * k, dtype=P.dtype)  # the batch's dl/dz
     zero = P.dtype.type(0)
     scale = 1.0
+    avg_a, avg_b = 0.0, 1.0  # the average is (A + avg_a P) / avg_b: see _average_scaled
     total = 0.0
     pending = np.int64(0)  # not 0: see _rows_body
     pending_rows = 0  # pending // k, counted: a division per row costs more than the row's dot
@@ -634,7 +640,15 @@ def _scaled_sgd_body(data, order, lo, hi, model, update_, rate, batch_size, step
         step += step_stride
         lr = _step_rate(rate.schedule, rate.lr, step, rate.hyper)
         scale *= 1 - lr * (alpha + decay)
+        averaging = False
+        if _averaged:  # a constant of the build: the plain build holds none of this
+            averaging = step >= model.average
+            if step == model.average:  # the first update averaged: the mean so far is 0
+                A[:, :] = 0
+                avg_a, avg_b = 0.0, 1.0
         if abs(scale) < FOLD_SCALE:
+            if _averaged:
+                avg_a, avg_b = _materialise_average(A, P, avg_a, avg_b)
             _fold_scale(P, scale)
             scale = 1.0
         per_row = lr / nb
@@ -649,14 +663,59 @@ def _scaled_sgd_body(data, order, lo, hi, model, update_, rate, batch_size, step
                 a = P.dtype.type(-g / scale)
                 for p in range(p0, p1):
                     P[c, np.uint64(columns[p])] += a * values[p]
+                if _averaged and averaging:  # scikit-learn's rounding: (a_avg x) (g / scale)
+                    for p in range(p0, p1):
+                        A[c, np.uint64(columns[p])] -= (avg_a * values[p]) * a
                 if intercept_rate:
                     P[c, d] -= g * intercept_rate
-            if l1 > 0:  # the columns the row touched, as scikit-learn does for sparse rows
+        if _averaged and averaging:
+            avg_a, avg_b = _average_scaled(A, P, step - model.average + 1, scale, avg_a, avg_b)
+        if l1 > 0:  # after the average, as after_update: the columns the rows touched, as
+            # scikit-learn does for sparse rows
+            for i in range(nb):
+                row = order[b_lo + i]
                 for c in range(k):
-                    for p in range(p0, p1):
-                        _truncate(P, c, np.uint64(columns[p]), scale, u[0], Q)
+                    for p in range(np.uint64(starts[row]), np.uint64(starts[row + 1])):
+                        j = np.uint64(columns[p])
+                        if _averaged and averaging:  # a change of P the average must not see
+                            A[c, j] += avg_a * P[c, j]
+                        _truncate(P, c, j, scale, u[0], Q)
+                        if _averaged and averaging:
+                            A[c, j] -= avg_a * P[c, j]
+    if _averaged:
+        _materialise_average(A, P, avg_a, avg_b)
     _fold_scale(P, scale)
     return total + _flush_losses(loss, blocks, pending, k), step
+
+
+@jit_inline
+def _average_scaled(A, P, count, scale, avg_a, avg_b):
+    """The lazy average after update number ``count`` of the average, ``mu = 1 / count``: with
+    the weights ``scale * P`` and the average ``(A + a P) / b``, the new average
+    ``(1 - mu) old + mu scale P`` is ``(A + a' P) / b'`` for ``b' = b / (1 - mu)`` and
+    ``a' = a + mu b' scale``, once each stored weight's change ``dP`` of the update has been
+    taken off ``A`` as ``a dP`` (the kernel does that as it changes ``P``). The intercepts'
+    averages are kept plainly. Returns ``(a', b')``."""
+    mu = 1.0 / count
+    if count > 1:
+        avg_b /= 1.0 - mu
+    avg_a += mu * avg_b * scale
+    d = P.shape[1] - 1
+    for c in range(P.shape[0]):
+        A[c, d] += mu * (P[c, d] - A[c, d])
+    return avg_a, avg_b
+
+
+@jit_inline
+def _materialise_average(A, P, avg_a, avg_b):
+    """Write the lazy average ``(A + a P) / b`` of the weights into ``A``, as scikit-learn's
+    ``reset_wscale`` does (a multiply by ``1 / b``); returns the ``(a, b)`` that then stand for
+    it, ``(0, 1)``."""
+    inv = 1.0 / avg_b
+    for c in range(P.shape[0]):
+        for j in range(P.shape[1] - 1):
+            A[c, j] = (A[c, j] + avg_a * P[c, j]) * inv
+    return 0.0, 1.0
 
 
 @jit_inline
@@ -670,12 +729,12 @@ def _fold_scale(P, scale):
 def scaled_sgd_applies(X, update_, batch_size, model):
     """Whether an epoch runs :func:`_scaled_sgd_body`: plain SGD on rows that touch few columns
     (``X`` as the kernels take it), in batches small enough that O(d) per batch would dominate,
-    without averaging (whose running mean costs O(d) an update anyway). Larger batches (which the
+    averaged or not (the average is lazy too). Larger batches (which the
     parallel backend splits across threads) sum their gradient in a dense buffer, which then
     costs less than the running scale's per-row work (full batch on 200,000 x 2**18 CSR: 55 ms
     against 78)."""
     return (isinstance(X, CSR) and update_.opt == SGD and batch_size < 2 * MIN_ROWS_PER_THREAD
-            and model.average == 0 and (model.l1 == 0 or batch_size < PROX_L1_MIN_ROWS))
+            and (model.l1 == 0 or batch_size < PROX_L1_MIN_ROWS))
 
 
 @jit_inline
@@ -817,7 +876,9 @@ def scratch(n_parts, P):
 
 
 _scratch = jit_inline(scratch)
-_run_scaled_sgd = jit(_scaled_sgd_body)
+_run_scaled_sgd, _run_scaled_sgd_averaged = (
+    jit(specialised(_scaled_sgd_body, name, _averaged=averaged))
+    for name, averaged in (("_run_scaled_sgd", False), ("_run_scaled_sgd_averaged", True)))
 
 
 def epoch_kernel(data, model, update_, batch_size, n, threaded):
@@ -829,7 +890,7 @@ def epoch_kernel(data, model, update_, batch_size, n, threaded):
     batch = min(batch_size, n)
     whole = batch == data.Y.shape[0] and storage_order_rows(data.X)
     if scaled_sgd_applies(data.X, update_, batch_size, model):
-        return _run_scaled_sgd, False
+        return (_run_scaled_sgd_averaged if model.average > 0 else _run_scaled_sgd), False
     # a model with an L1 penalty or averaging runs the build that applies them
     build = int(model.l1 > 0 or model.average > 0)
     if batch == 1:

@@ -62,10 +62,31 @@ def csr_bytes(X):
 def _draw(n, d, seed):
     """The problem in float64."""
     rng = np.random.default_rng(seed)
+    X, column_of_rank = _hashed_rows(rng, n, d, STORED_PER_ROW)
+    score = X @ _planted(rng, d, column_of_rank, 1)[:, 0]
+    score = (score - np.median(score)) / max(score.std(), np.finfo(float).tiny)
+    y = (rng.random(n) < 1.0 / (1.0 + np.exp(-LABEL_SCALE * score))).astype(np.int64)
+    return X, y
+
+
+def hashed_classes(n, d, classes, stored, seed=0):
+    """Return ``(X, y)``: ``n`` rows of hashed text as :func:`text_like` draws them, ``stored``
+    distinct features a row on average, and labels in ``range(classes)``, each row's the class
+    of the largest planted score plus Gumbel noise (a softmax's draw, so that the classes
+    overlap). Not cached."""
+    rng = np.random.default_rng(seed)
+    X, column_of_rank = _hashed_rows(rng, n, d, stored)
+    scores = np.asarray(X @ _planted(rng, d, column_of_rank, classes)) * LABEL_SCALE
+    return X, (scores + rng.gumbel(size=scores.shape)).argmax(axis=1)
+
+
+def _hashed_rows(rng, n, d, stored):
+    """A canonical float64 CSR of ``n`` rows of hashed tokens (see the module's docstring) and the
+    column of each frequency rank (the hash)."""
     # rank r (from 1) has probability log(1 + 1/r) / log(d + 1), about 1 / r (Zipf's law of
     # exponent 1): the law of floor((d + 1)**u) for a uniform u, drawn below without a table
     p = np.log1p(1.0 / np.arange(1, d + 1)) / np.log(d + 1.0)
-    lengths = rng.poisson(_tokens_per_row(p, min(STORED_PER_ROW, d)), n)
+    lengths = rng.poisson(_tokens_per_row(p, min(stored, d)), n)
     indptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(lengths, out=indptr[1:])
     if indptr[-1] >= np.iinfo(np.int32).max:
@@ -83,16 +104,18 @@ def _draw(n, d, seed):
     X = sp.csr_matrix((X.data * sign[X.indices], X.indices.copy(), X.indptr.copy()), shape=(n, d))
     normalize(X, copy=False)
     X.has_sorted_indices = X.has_canonical_format = True
+    return X, column_of_rank
 
+
+def _planted(rng, d, column_of_rank, outputs):
+    """The planted model (d, outputs): ``INFORMATIVE`` standard normal weights per output on
+    features among the ``FREQUENT`` most frequent, zeros elsewhere."""
     frequent = min(FREQUENT, d)
-    w = np.zeros(d)
+    W = np.zeros((d, outputs))
     informative = column_of_rank[rng.choice(frequent, max(1, min(INFORMATIVE, frequent // 10)),
                                             replace=False)]
-    w[informative] = rng.standard_normal(len(informative))
-    score = X @ w
-    score = (score - np.median(score)) / max(score.std(), np.finfo(float).tiny)
-    y = (rng.random(n) < 1.0 / (1.0 + np.exp(-LABEL_SCALE * score))).astype(np.int64)
-    return X, y
+    W[informative] = rng.standard_normal((len(informative), outputs))
+    return W
 
 
 def _tokens_per_row(p, stored):
