@@ -74,7 +74,8 @@ from .optim import SGD, _step_rate, apply_update, plain_sgd_type, step_rate, upd
 
 #: The functions that each build of a body binds (``config.specialised``, see the end of this
 #: module): the L1 penalty and averaging or nothing, a parallel split's part kernel, local SGD's
-#: step kernel, whether sparse SGD averages. Unbound here: a body compiled as it is fails to type, it cannot run the wrong one.
+#: step kernel, whether sparse SGD averages. Unbound here: a body compiled as it is fails to
+#: type, it cannot run the wrong one.
 _penalise = _part = _local_step = _averaged = None
 
 
