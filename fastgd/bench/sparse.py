@@ -11,7 +11,7 @@
   ``n_jobs=1`` and ``n_jobs=2``, and the test accuracy, the mean of 3 seeds.
 
 An epoch's time is that of a 5-epoch fit less a 1-epoch fit, over 4, each the median of
-``REPEATS`` fits run in turn with the other variants'; BLAS is pinned to one thread.
+:data:`REPEATS` fits run in turn with the other variants'; BLAS is pinned to one thread.
 """
 
 import argparse
@@ -110,9 +110,12 @@ def main(argv=None):
     scale = 10 if args.quick else 1
     warnings.filterwarnings("ignore")
     lines = ["# Sparse input against scikit-learn (issue 29's targets)", "",
-             "Written by `python -m fastgd.bench.sparse`; " + __doc__.split("\n\n")[-1].strip(),
+             "Written by `python -m fastgd.bench.sparse`. An epoch's time is that of a 5-epoch "
+             f"fit less a 1-epoch fit, over 4, each the median of {REPEATS} fits run in turn with "
+             "the other variants'; BLAS is pinned to one thread, the default backend uses "
+             "numba's threads (2 here). Single runs on a shared machine: expect 10-20% noise.",
              ""]
-    with threadpool_limits(1):
+    with threadpool_limits(1, user_api="blas"):
         lines += ["## Binary text-like CSR, one more SGD epoch", "",
                   f"{BINARY['n'] // scale:,} x {BINARY['d']:,}, about 50 stored values a row.",
                   "", "| dtype | averaged | scikit-learn ms | serial ms | serial x | target | "
