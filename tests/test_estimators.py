@@ -28,19 +28,9 @@ SLOW_INTERCEPT = {
 }
 
 
-# scikit-learn's SGDClassifier has the same probabilities, and fails this check the same way.
-PROBABILITY_TIES = {
-    "check_classifiers_train":
-        "modified_huber's probabilities clip the scores at 1, so two classes scored above 1 tie "
-        "and the argmax of predict_proba is not always the class predicted",
-}
-
-
 def expected_failures(estimator):
     if getattr(estimator, "loss", None) in ("hinge", "sigmoid_squared"):
         return SAMPLE_WEIGHT_EQUIVALENCE | SLOW_INTERCEPT
-    if getattr(estimator, "loss", None) == "modified_huber":
-        return SAMPLE_WEIGHT_EQUIVALENCE | PROBABILITY_TIES
     return SAMPLE_WEIGHT_EQUIVALENCE
 
 
