@@ -71,10 +71,8 @@ def fastgd_params(sgd):
         schedule = "constant"
     out["schedule"] = schedule
     if schedule == "optimal":
-        # scikit-learn's first step 1 / (alpha t0) = alpha**-0.25 / max(1, dloss(-alpha**-0.25, 1))
-        # at its own alpha: the divisor is 1 for every loss, whose slope there is negative (the
-        # prediction is on the wrong side of the target 1; no absolute value is taken); fastgd's
-        # "auto" would take the doubled alpha's
+        # scikit-learn's first step alpha**-0.25 at its own alpha (BaseGD._set_learning_rate says
+        # why there is no divisor); fastgd's "auto" would take the doubled alpha's
         out["learning_rate"] = params["alpha"] ** -0.25 / 2 if half else "auto"
     else:
         out["learning_rate"] = params["eta0"] / 2 if half else params["eta0"]

@@ -253,8 +253,7 @@ def step_rate(schedule, lr, step, schedule_hyper):
     INVSCALING: ``lr / step**power_t``; COSINE: ``lr (1 + cos(pi min(step - 1, T) / T)) / 2``,
     falling from ``lr`` at the first update to 0 after ``T = total_steps``; OPTIMAL (Bottou's):
     ``lr / (1 + alpha lr (step - 1))``, computed as scikit-learn's ``1 / (alpha (t0 + step - 1))``
-    with ``t0 = 1 / (alpha lr)``: the same rounding, so that a loss's kinks (modified_huber's,
-    hinge's) switch at the same updates as in ``SGDClassifier``.
+    with ``t0 = 1 / (alpha lr)``: ``SGDClassifier``'s rounding.
     """
     power_t, total_steps, alpha = schedule_hyper[0], schedule_hyper[1], schedule_hyper[2]
     if schedule == INVSCALING:
