@@ -26,7 +26,7 @@ from sklearn.utils.validation import _assert_all_finite, _check_sample_weight, v
 from . import backends
 from ._driver import SCHEDULES, OptimizerState, Schedule, Stopping, train
 from ._kernels import losses, optim
-from ._kernels.data import check_csr, data_parts, row_norm_maxima, seen_labels
+from ._kernels.data import check_csr, compiled_types, data_parts, row_norm_maxima, seen_labels
 
 DTYPES = [np.float64, np.float32]
 
@@ -60,13 +60,14 @@ def dask_rows(method):
 def validate_input(estimator, X, y="no_validation", **options):
     """scikit-learn's ``validate_data`` with fastgd's rules for ``X``: float64 or float32 (others
     become float64), dense in C order, or any SciPy sparse matrix or array as CSR (a CSR of either
-    dtype is used as it is, with int32 or int64 indices), its structure checked. Returns what
-    ``validate_data`` returns: ``X``, or ``(X, y)`` when ``y`` is given."""
+    dtype is used as it is), its structure checked, all in the types the kernels are compiled for
+    (``data.compiled_types``). Returns what ``validate_data`` returns: ``X``, or ``(X, y)`` when
+    ``y`` is given."""
     out = validate_data(estimator, X, y, dtype=DTYPES, order="C", accept_sparse="csr", **options)
-    X = out[0] if isinstance(out, tuple) else out
+    X = compiled_types(out[0] if isinstance(out, tuple) else out)
     if sp.issparse(X):
         check_csr(X)
-    return out
+    return (X, *out[1:]) if isinstance(out, tuple) else X
 
 #: The keyword parameters every estimator has, with their defaults, in the order of the signature.
 COMMON_DEFAULTS = dict(

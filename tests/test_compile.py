@@ -18,10 +18,17 @@ from fastgd import GDClassifier, MLPClassifier
 
 X = np.random.default_rng(0).standard_normal((300, 5))
 y = X[:, 0] > 0
+read_only = X.copy()
+read_only.flags.writeable = False
+read_only_csr = sp.csr_matrix(X)
+for array in (read_only_csr.data, read_only_csr.indices, read_only_csr.indptr):
+    array.flags.writeable = False
 fits = {
-    "sgd": lambda: GDClassifier(epochs=2).fit(X, y),
+    "sgd": lambda: GDClassifier(epochs=2).fit(X, y).predict(X),
+    "read-only": lambda: GDClassifier(epochs=2).fit(read_only, y).predict(read_only),
+    "read-only csr": lambda: GDClassifier(epochs=2).fit(read_only_csr, y).predict(read_only_csr),
     "full batch": lambda: GDClassifier(batch_size=None, epochs=2, backend="numba").fit(X, y),
-    "csr": lambda: GDClassifier(epochs=2).fit(sp.csr_matrix(X), y),
+    "csr": lambda: GDClassifier(epochs=2).fit(sp.csr_matrix(X), y).predict(sp.csr_matrix(X)),
     "mlp": lambda: MLPClassifier((4,), epochs=2).fit(X, y),
 }
 compiled = {}
@@ -72,3 +79,11 @@ def test_a_second_process_compiles_nothing(cache_dir):
     compiled_in_a_child(["sgd", "full batch", "csr", "mlp"], cache_dir)  # warm, if not already
     assert compiled_in_a_child(["sgd", "full batch", "csr", "mlp"], cache_dir) == {
         "sgd": [], "full batch": [], "csr": [], "mlp": []}
+
+
+def test_read_only_arrays_compile_nothing_new(cache_dir):
+    """numba types a read-only array apart: without ``data.compiled_types`` every kernel would
+    compile again for a read-only memmap."""
+    compiled_in_a_child(["sgd", "csr"], cache_dir)  # warm, if not already
+    assert compiled_in_a_child(["read-only", "read-only csr"], cache_dir) == {
+        "read-only": [], "read-only csr": []}

@@ -62,6 +62,33 @@ def kernel_input(X):
     return X
 
 
+class _WritableView:
+    """A read-only array's memory as NumPy makes a writable array of it (its
+    ``__array_interface__`` with the read-only flag cleared), holding the array alive."""
+
+    def __init__(self, array):
+        interface = array.__array_interface__
+        self.__array_interface__ = {**interface, "data": (interface["data"][0], False)}
+        self.array = array
+
+
+def _writable_type(array):
+    return array if array.flags.writeable or array.size == 0 else np.asarray(_WritableView(array))
+
+
+def compiled_types(X):
+    """Validated ``X`` (dense, or CSR) in the numba types the kernels are compiled for anyway: numba
+    types a read-only array (a read-only memmap, a broadcast) apart from a writable one, which
+    would compile every kernel again for it, so a read-only ``X`` comes as a writable array over
+    the same memory (no copy; no kernel writes ``X``)."""
+    if not sp.issparse(X):
+        return _writable_type(X)
+    arrays = (X.data, X.indices, X.indptr)
+    if all(array.flags.writeable for array in arrays):
+        return X
+    return type(X)(tuple(_writable_type(array) for array in arrays), shape=X.shape, copy=False)
+
+
 def kernel_data(data):
     """:class:`Data` with its ``X`` through :func:`kernel_input`."""
     return data if not sp.issparse(data.X) else Data(kernel_input(data.X), data.Y, data.sw)
