@@ -69,6 +69,24 @@ def test_cold_first_fit(benchmark, config):
     benchmark.extra_info.update(config=config, cold_s=cold, warm_s=warm, threads=THREADS)
 
 
+@pytest.fixture(scope="module")
+def wheel_python(tmp_path_factory):
+    """The Python of a fresh environment with fastgd installed from its wheel, the prebuilt
+    kernels in it (building it compiles them: minutes)."""
+    return coldstart.install_wheel(tmp_path_factory.mktemp("wheel"))[0]
+
+
+@pytest.mark.parametrize("config", list(coldstart.CONFIGS))
+def test_cold_first_fit_from_the_wheel(benchmark, config, wheel_python):
+    """The same first fit, installed from the wheel with its prebuilt kernels, in a fresh process
+    with an empty numba cache."""
+    measured = []
+    benchmark.group = coldstart.WHEEL_GROUP
+    benchmark.pedantic(lambda: measured.append(coldstart.cold_from_wheel(config, wheel_python)),
+                       rounds=1, iterations=1)
+    benchmark.extra_info.update(config=config, cold_s=measured[0], threads=THREADS)
+
+
 def test_import_sklearn_in_a_fresh_process(benchmark):
     """``import sklearn`` (after NumPy, as the first fit's process imports it) in a fresh process:
     the in-process seconds' median in ``extra_info``."""

@@ -35,6 +35,14 @@ _load_tbb()
 
 import numba  # noqa: E402  (after TBB is loaded, before numba starts a threading layer)
 
+try:
+    from ._prebuilt import attach
+except Exception as error:  # noqa: BLE001  (numba's private cache classes changed: numba's cache)
+    warnings.warn(f"fastgd's prebuilt kernels are not used: {error!r}", RuntimeWarning)
+
+    def attach(dispatcher):
+        return dispatcher
+
 FASTMATH = {"reassoc", "contract", "arcp", "nsz"}
 
 
@@ -136,15 +144,16 @@ PREFETCH_MIN_ROWS = 50_000
 
 
 def jit(fn):
-    """Compile ``fn`` serially with fastgd's options (cached on disk where numba can)."""
-    return numba.njit(**OPTIONS)(fn)
+    """Compile ``fn`` serially with fastgd's options (loaded from the package's prebuilt kernels,
+    else cached on disk where numba can)."""
+    return attach(numba.njit(**OPTIONS)(fn))
 
 
 def jit_inline(fn):
     """Like :func:`jit`, and inlined into every caller at numba's IR level, where reference counts
     of the arrays passed in cancel out; a call with arrays otherwise costs atomic increments and
     decrements, which dominate a kernel called once per row."""
-    return numba.njit(**OPTIONS, inline="always")(fn)
+    return attach(numba.njit(**OPTIONS, inline="always")(fn))
 
 
 def renamed(fn, name):
@@ -174,4 +183,4 @@ def specialised(fn, name, **bindings):
 
 def jit_parallel(fn, name):
     """Compile a copy of ``fn`` named ``name`` with ``parallel=True``."""
-    return numba.njit(**OPTIONS, parallel=True)(renamed(fn, name))
+    return attach(numba.njit(**OPTIONS, parallel=True)(renamed(fn, name)))

@@ -8,7 +8,6 @@ import hashlib
 import json
 import os
 import pickle
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -23,6 +22,8 @@ import scipy.sparse as sp
 from numba.core.event import install_recorder
 from sklearn.datasets import make_classification
 
+from fastgd import GDClassifier
+from fastgd.bench.coldstart import install_wheel
 from fastgd.config import LOCAL_SGD_SYNC_ROWS, OPTIONS
 
 from .conftest import ESTIMATORS, backends_of
@@ -104,38 +105,11 @@ def unprivileged_child():
     return lambda: prctl(PR_CAPBSET_DROP, CAP_DAC_OVERRIDE, 0, 0, 0)
 
 
-def run(*command, cwd=None):
+def run(*command, cwd=None, env=None):
     """Run ``command``; return its output, or fail with its errors."""
-    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, env=env)
     assert done.returncode == 0, f"{' '.join(map(str, command))} failed:\n{done.stderr}"
     return done.stdout
-
-
-def install_wheel(tmp_path):
-    """Build fastgd's wheel from a copy of the source (a build writes ``build/`` beside it), install
-    it, not editable, into a fresh environment that sees this one's dependencies, and return that
-    environment's Python and site-packages."""
-    source = tmp_path / "source"
-    shutil.copytree(REPO / "fastgd", source / "fastgd",
-                    ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy(REPO / name, source)
-    run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index",
-        "-w", tmp_path / "dist", source)
-    env = tmp_path / "env"
-    run(sys.executable, "-m", "venv", "--without-pip", env)
-    python = env / "bin" / "python"
-    run(sys.executable, "-m", "pip", "--python", python, "install", "--no-deps", "--no-index",
-        *(tmp_path / "dist").glob("fastgd-*.whl"))
-    site = Path(run(python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])")
-                .strip())
-    # this process's import path, after the fresh site-packages: a directory named in a .pth file
-    # joins sys.path, but its own .pth files are not read, so this environment's editable install
-    # of fastgd stays out
-    dependencies = [entry for entry in sys.path if entry and Path(entry).is_dir()
-                    and Path(entry).resolve() != REPO]
-    (site / "dependencies.pth").write_text("\n".join(dependencies) + "\n")
-    return python, site
 
 
 def set_writable(path, writable):
@@ -145,18 +119,24 @@ def set_writable(path, writable):
         entry.chmod(mode | 0o200 if writable else mode & ~0o222)
 
 
+def read_only_env(home):
+    """The environment of a child that can write neither its home nor a numba cache."""
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("NUMBA_CACHE_DIR", "XDG_CACHE_HOME", "PYTHONPATH", "FASTGD_PREBUILT")}
+    env["HOME"] = str(home)
+    return env
+
+
 def test_a_read_only_install_fits_with_one_warning(tmp_path, reliability):
     """Installed from the wheel where nothing can be written (site-packages read-only, an
     unwritable home, no NUMBA_CACHE_DIR), fastgd imports and fits, its kernels
     compiled uncached, with one warning saying so; before, numba's ``cache=True`` raised at import
     ("cannot cache function ...: no locator available")."""
     start = time.perf_counter()
-    python, site = install_wheel(tmp_path)
+    python, site = install_wheel(tmp_path, prebuild="0")
     home = tmp_path / "home"
     home.mkdir()
-    env = {key: value for key, value in os.environ.items()
-           if key not in ("NUMBA_CACHE_DIR", "XDG_CACHE_HOME", "PYTHONPATH")}
-    env["HOME"] = str(home)
+    env = read_only_env(home)
     set_writable(site, False)
     set_writable(home, False)
     try:
@@ -189,6 +169,73 @@ def test_a_read_only_install_fits_with_one_warning(tmp_path, reliability):
                 sum(map(len, READ_ONLY_FITS)),
                 f"every fit works, kernels compiled uncached, one RuntimeWarning per process "
                 f"saying so and naming NUMBA_CACHE_DIR; {time.perf_counter() - start:.0f} s")
+
+
+#: Run by the installed wheel's Python: the smoke set's fits (``fastgd._prebuilt.build``), printing
+#: the functions numba compiled for them and the models.
+PREBUILT_CHILD = textwrap.dedent("""
+    import json, sys, warnings
+    warnings.simplefilter("ignore")  # the read-only install's warning: the test above has it
+    import numpy as np
+    import scipy.sparse as sp
+    from numba.core import event
+    from fastgd import GDClassifier
+
+    out = {}
+    for name, path in json.loads(sys.argv[1]).items():
+        data = sp.load_npz(path) if name == "csr" else np.load(path)
+        with event.install_recorder("numba:compile") as recorder:
+            model = GDClassifier(epochs=2, random_state=0).fit(data, data @ np.linspace(-1, 1, data.shape[1]) > 0)
+            scores = model.decision_function(data)
+        out[name] = {"compiled": sorted({ev.data["dispatcher"].py_func.__qualname__
+                                         for _, ev in recorder.buffer if ev.is_start}),
+                     "coef": model.coef_.tolist(), "scores": scores.tolist()}
+    print(json.dumps(out))
+""")
+
+
+def test_the_wheel_carries_its_compiled_kernels(tmp_path):
+    """Built with the prebuilt kernels (the smoke set: ``GDClassifier`` on dense and CSR float64)
+    and installed where nothing can be written, fastgd fits without compiling anything, the
+    models of kernels compiled on this machine (to 1e-10: the generic CPU's code has no fused
+    multiply-add); with the kernels' files truncated, it compiles them instead, to the same
+    models."""
+    python, site = install_wheel(tmp_path, prebuild="smoke")
+    kernels = site / "fastgd" / "_prebuilt"
+    assert json.loads((kernels / "built.json").read_text())["numba"] == numba.__version__
+    data = {"dense": np.random.default_rng(0).standard_normal((300, 5)),
+            "csr": sp.random(300, 50, density=0.2, format="csr", random_state=0)}
+    paths = {"dense": tmp_path / "dense.npy", "csr": tmp_path / "csr.npz"}
+    np.save(paths["dense"], data["dense"])
+    sp.save_npz(paths["csr"], data["csr"])
+    home = tmp_path / "home"
+    home.mkdir()
+
+    def fit_in_child():
+        set_writable(site, False)
+        set_writable(home, False)
+        try:
+            out = run(python, "-c", PREBUILT_CHILD, json.dumps({k: str(v) for k, v in paths.items()}),
+                      cwd=home, env=read_only_env(home))
+        finally:
+            set_writable(site, True)
+            set_writable(home, True)
+        return json.loads(out.strip().splitlines()[-1])
+
+    prebuilt = fit_in_child()
+    for name, X in data.items():
+        model = GDClassifier(epochs=2, random_state=0).fit(X, X @ np.linspace(-1, 1, X.shape[1]) > 0)
+        assert prebuilt[name]["compiled"] == [], prebuilt[name]["compiled"]
+        np.testing.assert_allclose(prebuilt[name]["coef"], model.coef_, rtol=1e-10)
+        np.testing.assert_allclose(prebuilt[name]["scores"], model.decision_function(X),
+                                   rtol=1e-10, atol=1e-12)
+    for entry in kernels.rglob("*.nbc"):
+        entry.write_bytes(entry.read_bytes()[:100])
+    compiled = fit_in_child()
+    assert "_run_rows" in compiled["dense"]["compiled"]
+    assert "_run_scaled_sgd" in compiled["csr"]["compiled"]
+    for name in data:
+        np.testing.assert_allclose(compiled[name]["coef"], prebuilt[name]["coef"], rtol=1e-10)
 
 
 # --- one seed, one model, in every process --------------------------------------------------------
