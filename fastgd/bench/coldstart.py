@@ -68,8 +68,10 @@ def first_fit(name, cache_dir, python=sys.executable):
     caching in ``cache_dir``."""
     data, estimator = CONFIGS[name]
     env = {**os.environ, "NUMBA_CACHE_DIR": str(cache_dir)}
+    # run from the cache's folder: ``python -c`` puts its working directory first on sys.path,
+    # where a clone's fastgd would shadow the installed wheel's
     result = subprocess.run([python, "-c", SCRIPT.format(data=data, estimator=estimator)],
-                            env=env, check=True, capture_output=True, text=True)
+                            env=env, check=True, capture_output=True, text=True, cwd=cache_dir)
     return float(result.stdout.split()[-1])
 
 
