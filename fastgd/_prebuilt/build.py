@@ -104,7 +104,8 @@ def merge(part, out):
         with open(index, "rb") as f:
             version = pickle.load(f)
             stamp, overloads = pickle.loads(f.read())
-        assert version == numba.__version__, (index, version)
+        if version != numba.__version__:  # a worker ran another numba: its kernels would miss
+            raise RuntimeError(f"{index} was compiled by numba {version}, not {numba.__version__}")
         target = IndexDataCacheFile(str(out / index.parent.name), index.name[:-len(".nbi")], stamp)
         (out / index.parent.name).mkdir(parents=True, exist_ok=True)
         for key, data_name in overloads.items():
